@@ -1,0 +1,1 @@
+//! tasker-host library (in progress)

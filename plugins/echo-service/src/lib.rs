@@ -1,0 +1,160 @@
+//! `echo-service`: a network-free plugin for tests and benchmarks. `echo` returns its
+//! arguments, `sleep` waits, `fail` returns a chosen error, `panic` panics (to prove
+//! containment), `callService` calls another service through the host handle, and
+//! `calls` reports every call received with its idempotency key (to prove at-least-once
+//! delivery with stable keys). It must never touch the network, files or environment.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tasker_plugin_api::{
+    CallContext, ErrorCode, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin,
+};
+
+/// How many received calls `calls` remembers (oldest dropped first).
+const CALL_LOG_CAPACITY: usize = 200_000;
+
+/// The plugin instance.
+pub struct EchoService {
+    host: Host,
+    call_log: Mutex<VecDeque<Value>>,
+}
+
+fn manifest() -> Manifest {
+    let object = json!({ "type": "object" });
+    Manifest {
+        name: "echo-service".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        description: "Echoes, sleeps, fails and panics on request. Needs no network and no keys.".into(),
+        api_version: tasker_plugin_api::API_VERSION,
+        aliases: vec![],
+        max_concurrency: Some(1024),
+        methods: vec![
+            MethodSpec::new("echo", "Returns its arguments unchanged")
+                .description("Whatever JSON is sent as arguments comes back as the result.")
+                .example(json!({ "hello": "world" })),
+            MethodSpec::new("sleep", "Waits `ms` milliseconds, then returns how long it slept")
+                .params(json!({
+                    "type": "object",
+                    "properties": { "ms": { "type": "integer", "minimum": 0, "maximum": 600000 } },
+                    "required": ["ms"],
+                    "additionalProperties": false
+                }))
+                .positional(&["ms"])
+                .result(json!({ "type": "object", "properties": { "slept": { "type": "integer" } } }))
+                .example(json!({ "ms": 50 })),
+            MethodSpec::new("fail", "Returns the error it is asked for")
+                .params(json!({
+                    "type": "object",
+                    "properties": {
+                        "code": { "type": "string", "description": "An error code such as NOT_FOUND_ERROR or TIMEOUT_ERROR" },
+                        "message": { "type": "string" }
+                    },
+                    "additionalProperties": false
+                }))
+                .positional(&["code", "message"])
+                .example(json!({ "code": "NOT_FOUND_ERROR", "message": "no such thing" })),
+            MethodSpec::new("panic", "Panics inside the plugin (the host must survive)")
+                .params(json!({ "type": "object", "properties": { "message": { "type": "string" } } })),
+            MethodSpec::new("callService", "Calls another service through the host handle")
+                .params(json!({
+                    "type": "object",
+                    "properties": {
+                        "service": { "type": "string" },
+                        "method": { "type": "string" },
+                        "args": {}
+                    },
+                    "required": ["service", "method"],
+                    "additionalProperties": false
+                }))
+                .positional(&["service", "method", "args"])
+                .example(json!({ "service": "hello-world", "method": "hello", "args": { "name": "echo" } })),
+            MethodSpec::new("calls", "Lists the calls received so far, with their call context")
+                .params(object.clone())
+                .result(json!({ "type": "object", "properties": { "calls": { "type": "array" } } })),
+            MethodSpec::new("resetCalls", "Forgets the recorded calls").params(object),
+        ],
+    }
+}
+
+impl EchoService {
+    fn record(&self, method: &str, ctx: &CallContext) {
+        let entry = json!({
+            "method": method,
+            "idempotencyKey": ctx.idempotency_key,
+            "taskRunId": ctx.task_run_id,
+            "stackRunId": ctx.stack_run_id,
+            "attempt": ctx.attempt,
+        });
+        let mut log = self.call_log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == CALL_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(entry);
+    }
+}
+
+impl Plugin for EchoService {
+    fn manifest() -> Manifest {
+        manifest()
+    }
+
+    fn init(host: Host, _config: Value) -> Result<Self, PluginError> {
+        Ok(Self { host, call_log: Mutex::new(VecDeque::new()) })
+    }
+
+    fn call(&self, method: &str, args: Value, ctx: &CallContext) -> Result<Value, PluginError> {
+        if method != "calls" && method != "resetCalls" {
+            self.record(method, ctx);
+        }
+        match method {
+            "echo" => Ok(args),
+            "sleep" => {
+                let ms = args.get("ms").and_then(Value::as_u64).unwrap_or(0);
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(json!({ "slept": ms }))
+            }
+            "fail" => {
+                let code = args.get("code").and_then(Value::as_str).unwrap_or("INTERNAL_ERROR");
+                let message = args.get("message").and_then(Value::as_str).unwrap_or("failed on request");
+                Err(PluginError::new(ErrorCode::parse(code), message))
+            }
+            "panic" => {
+                let message = args.get("message").and_then(Value::as_str).unwrap_or("echo-service panicked on request");
+                panic!("{message}");
+            }
+            "callService" => {
+                let service = args.get("service").and_then(Value::as_str).unwrap_or_default();
+                let method = args.get("method").and_then(Value::as_str).unwrap_or_default();
+                let inner = args.get("args").cloned().unwrap_or(Value::Null);
+                self.host.debug(&format!("calling {service}.{method} through the host"));
+                let result = self.host.call_service(service, method, &inner)?;
+                Ok(json!({ "via": "echo-service", "result": result }))
+            }
+            "calls" => {
+                let log = self.call_log.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(json!({ "calls": log.iter().cloned().collect::<Vec<_>>() }))
+            }
+            "resetCalls" => {
+                self.call_log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                Ok(json!({ "cleared": true }))
+            }
+            other => Err(PluginError::unknown_method("echo-service", other)),
+        }
+    }
+}
+
+export_plugin!(EchoService);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_names_every_method() {
+        let names: Vec<_> = manifest().methods.into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["echo", "sleep", "fail", "panic", "callService", "calls", "resetCalls"]);
+    }
+}
