@@ -1,0 +1,161 @@
+//! Command-line and environment configuration for `tasker-host` (clap derive).
+//! This is the only module that reads environment variables; everything else receives
+//! plain config structs.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// tasker-host: serves service plugins over HTTP and runs JavaScript tasks durably.
+#[derive(Debug, Parser)]
+#[command(name = "tasker-host", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without a subcommand the host is started.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for starting the host.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands besides serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scaffold a new plugin crate that builds with `cargo build` and loads in the host.
+    New(NewArgs),
+    /// Write (or check) the OpenAPI documents of every plugin in a directory.
+    Openapi(OpenapiArgs),
+}
+
+/// Options of `tasker-host new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin (and service) name: lowercase letters, digits and '-'.
+    pub name: String,
+    /// Which template to start from.
+    #[arg(long, default_value = "hello-world")]
+    pub template: String,
+    /// Parent directory of the new crate.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Path to the tasker-plugin-api crate to depend on (default: the one this host was built from).
+    #[arg(long)]
+    pub plugin_api: Option<PathBuf>,
+}
+
+/// Options of `tasker-host openapi`.
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// Directory holding the plugin files.
+    #[arg(long, env = "TASKER_PLUGINS", default_value = "./plugins")]
+    pub plugins: PathBuf,
+    /// Directory the documents are written to.
+    #[arg(long, default_value = "openapi/generated")]
+    pub out: PathBuf,
+    /// Compare with the files in `--out` instead of writing; exit 1 when they differ.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options for serving.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Directory scanned for plugin files (every file with the platform's library extension).
+    #[arg(long, env = "TASKER_PLUGINS", default_value = "./plugins")]
+    pub plugins: PathBuf,
+    /// Only start these services (comma-separated names or aliases).
+    #[arg(long, value_delimiter = ',')]
+    pub services: Option<Vec<String>>,
+    /// Base port: services get consecutive ports in the seed's order. 0 picks free ports.
+    #[arg(long, env = "PORT", default_value_t = 3100)]
+    pub port: u16,
+    /// Port of the gateway serving every service (default 3099, or a free port with --port 0).
+    #[arg(long, env = "TASKER_GATEWAY_PORT")]
+    pub gateway_port: Option<u16>,
+    /// Serve only the gateway, no per-service ports (for containers).
+    #[arg(long)]
+    pub single_port: bool,
+    /// Address to bind. Loopback by default.
+    #[arg(long, env = "TASKER_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Where the service registry JSON is written at start-up.
+    #[arg(long, env = "TASKER_REGISTRY_FILE", default_value = ".service-registry.json")]
+    pub registry_file: PathBuf,
+    /// A remote HTTP service speaking the seed's request format: `name=http://host:port`.
+    #[arg(long = "remote", value_name = "NAME=URL")]
+    pub remotes: Vec<String>,
+    /// Database URL: `sqlite://tasker.db` (default), `sqlite::memory:` or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tasker.db")]
+    pub database_url: String,
+    /// JSON file with per-plugin configuration: `{"<service>": {...}}`.
+    #[arg(long, env = "TASKER_PLUGIN_CONFIG")]
+    pub plugin_config: Option<PathBuf>,
+    /// Most concurrent calls into one plugin, unless its manifest says otherwise.
+    #[arg(long, default_value_t = 256)]
+    pub plugin_concurrency: u32,
+    /// Per-call timeout for plugin and remote calls, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub call_timeout_secs: u64,
+    /// `Access-Control-Allow-Origin` sent on every response.
+    #[arg(long, env = "TASKER_CORS_ORIGIN", default_value = "*")]
+    pub cors_origin: String,
+    /// How long in-flight requests may take to finish at shutdown, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// Debug logging.
+    #[arg(long)]
+    pub debug: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Accepted for compatibility with the original CLI; ignored.
+    #[arg(long, hide = true)]
+    pub deno: bool,
+    /// Accepted for compatibility with the original CLI; ignored.
+    #[arg(long, hide = true)]
+    pub node: bool,
+    /// Accepted for compatibility with the original CLI; ignored.
+    #[arg(long, hide = true)]
+    pub bun: bool,
+}
+
+impl ServeArgs {
+    /// The gateway port actually requested: explicit, or 0 when `--port 0`, else 3099.
+    pub fn effective_gateway_port(&self) -> u16 {
+        match (self.gateway_port, self.port) {
+            (Some(p), _) => p,
+            (None, 0) => 0,
+            (None, _) => 3099,
+        }
+    }
+
+    /// Parsed `--remote name=url` pairs.
+    pub fn parsed_remotes(&self) -> Result<Vec<(String, String)>, String> {
+        self.remotes
+            .iter()
+            .map(|r| match r.split_once('=') {
+                Some((name, url)) if !name.is_empty() && (url.starts_with("http://") || url.starts_with("https://")) => {
+                    Ok((name.to_owned(), url.trim_end_matches('/').to_owned()))
+                }
+                _ => Err(format!("--remote expects NAME=http://host:port, got '{r}'")),
+            })
+            .collect()
+    }
+
+    /// The runtime flag the user passed, if any (for the compatibility notice).
+    pub fn runtime_flag(&self) -> Option<&'static str> {
+        [(self.deno, "--deno"), (self.node, "--node"), (self.bun, "--bun")]
+            .into_iter()
+            .find_map(|(set, name)| set.then_some(name))
+    }
+}

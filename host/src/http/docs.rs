@@ -1,0 +1,62 @@
+//! OpenAPI documents and Swagger UI pages per mount point (a service's own port, its
+//! gateway prefix, the gateway as a whole), rendered once at start-up from the manifests
+//! by the `tasker-openapi` crate. Serving them is a lookup, never a re-render.
+
+use poem::http::StatusCode;
+use poem::Response;
+use serde_json::Value;
+
+use crate::registry::{Registry, ServiceEntry};
+
+/// The rendered documents for one mount point.
+#[derive(Debug, Clone)]
+pub struct ServiceDocs {
+    /// The OpenAPI document, serialised.
+    pub openapi: String,
+    /// The Swagger UI page that loads it.
+    pub html: String,
+}
+
+impl ServiceDocs {
+    /// `GET /openapi.json`.
+    pub fn openapi_response(&self) -> Response {
+        Response::builder()
+            .status(StatusCode::OK)
+            .content_type("application/json")
+            .body(self.openapi.clone())
+    }
+}
+
+/// The document of one service mounted at `prefix` ("" or "/services/<name>").
+pub fn service_document(entry: &ServiceEntry, prefix: &str) -> Value {
+    let opts = tasker_openapi::DocOptions { path_prefix: prefix.to_owned(), servers: Vec::new() };
+    tasker_openapi::service_document(&entry.manifest, &opts)
+}
+
+/// The documents and page of one service mounted at `prefix`.
+pub fn service_docs(entry: &ServiceEntry, prefix: &str) -> ServiceDocs {
+    let doc = service_document(entry, prefix);
+    ServiceDocs {
+        openapi: doc.to_string(),
+        html: tasker_openapi::swagger_ui_html(&format!("{} API", entry.name), &format!("{prefix}/openapi.json")),
+    }
+}
+
+/// The combined document of the gateway and its Swagger UI page.
+pub fn gateway_docs(registry: &Registry) -> ServiceDocs {
+    let doc = gateway_document(registry);
+    ServiceDocs { openapi: doc.to_string(), html: tasker_openapi::swagger_ui_html("tasker gateway", "/openapi.json") }
+}
+
+/// The combined document of every service, as the gateway serves it.
+pub fn gateway_document(registry: &Registry) -> Value {
+    let services: Vec<_> = registry
+        .services()
+        .iter()
+        .map(|s| {
+            let kind = serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+            (s.manifest.clone(), tasker_openapi::ServiceInfo { kind, url: None })
+        })
+        .collect();
+    tasker_openapi::combined_document(&services, None)
+}

@@ -1,0 +1,9 @@
+//! The HTTP layer (poem): per-service routes, the gateway, the response envelope and the
+//! request-context middleware. It calls the registry and renders; it never runs plugin
+//! code on async workers and never runs task code itself.
+
+pub mod docs;
+pub mod envelope;
+pub mod gateway;
+pub mod middleware;
+pub mod service_routes;

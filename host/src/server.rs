@@ -1,0 +1,232 @@
+//! Start-up and shutdown of the HTTP host: discovers plugins, assembles the registry, binds
+//! every listener (one per service plus the gateway) before anything is served so a busy
+//! port is a clear start-up error, publishes the registry file, prints the start-up table,
+//! serves until SIGINT/SIGTERM, then drains and shuts plugins down.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use poem::listener::TcpAcceptor;
+use poem::{EndpointExt, Server};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+use crate::http::docs::service_docs;
+use crate::http::gateway::gateway_routes;
+use crate::http::middleware::RequestContext;
+use crate::http::service_routes::{ServiceCtx, service_routes};
+use crate::plugins::loader;
+use crate::registry::{Registry, ServiceEntry};
+use crate::registry_file::{self, GatewayListing, ServiceListing};
+use crate::services::assemble::{Sources, assemble};
+use crate::services::core::{CoreService, PendingCoreService};
+use crate::services::names::{SEED_ORDER, seed_offset};
+
+/// Largest accepted request body (8 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Why the host could not start; every message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Reading the plugins directory failed.
+    #[error(transparent)]
+    Discovery(#[from] loader::DiscoveryError),
+    /// The registry could not be assembled.
+    #[error(transparent)]
+    Assemble(#[from] crate::services::assemble::AssembleError),
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr} for {what}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The service or "the gateway".
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The registry file could not be written.
+    #[error("cannot write the registry file {path}: {source}")]
+    RegistryFile {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the host until `shutdown` resolves.
+pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    if let Some(flag) = args.runtime_flag() {
+        tracing::info!("{flag} is accepted for compatibility with the original CLI and ignored: plugins are native libraries");
+    }
+    let discovery = loader::discover(&args.plugins)?;
+    for skipped in &discovery.skipped {
+        tracing::warn!(file = %skipped.path.display(), "skipping {}: {}", skipped.path.display(), skipped.reason);
+    }
+    if discovery.plugins.is_empty() {
+        tracing::warn!("no plugins found in {}", args.plugins.display());
+    }
+    let slot = Arc::new(OnceLock::new());
+    let core: Vec<Arc<dyn CoreService>> =
+        PendingCoreService::all().into_iter().map(|c| Arc::new(c) as Arc<dyn CoreService>).collect();
+    let sources = Sources {
+        plugins: discovery.plugins,
+        core,
+        remotes: args.parsed_remotes().map_err(StartError::Config)?,
+        selection: args.services.clone(),
+        plugin_config: load_plugin_config(&args)?,
+        default_concurrency: args.plugin_concurrency,
+        call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
+    };
+    let entries = assemble(sources, slot.clone()).await?;
+    let registry = Arc::new(Registry::new(entries));
+    let _ = slot.set(Arc::downgrade(&registry));
+
+    let bound = bind_all(&args, &registry).await?;
+    let listing = Arc::new(listings(&args, &registry, &bound));
+    registry_file::write(&args.registry_file, &bound.gateway_listing(), &listing).map_err(|source| {
+        StartError::RegistryFile { path: args.registry_file.display().to_string(), source }
+    })?;
+    print_startup_table(&bound, &listing);
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let grace = Some(Duration::from_secs(args.shutdown_grace_secs));
+    let mut servers = tokio::task::JoinSet::new();
+    let gateway_app = gateway_routes(registry.clone(), listing.clone(), DEFAULT_BODY_LIMIT)
+        .with(RequestContext::new(&args.cors_origin, "gateway"));
+    let mut rx = stop_tx.subscribe();
+    servers.spawn(
+        Server::new_with_acceptor(bound.gateway.1)
+            .name("gateway")
+            .run_with_graceful_shutdown(gateway_app, async move { let _ = rx.recv().await; }, grace),
+    );
+    for (entry, acceptor) in bound.services {
+        let ctx = ServiceCtx { docs: Arc::new(service_docs(&entry, "")), entry: entry.clone(), body_limit: DEFAULT_BODY_LIMIT };
+        let app = service_routes(ctx).with(RequestContext::new(&args.cors_origin, &entry.name));
+        let mut rx = stop_tx.subscribe();
+        servers.spawn(
+            Server::new_with_acceptor(acceptor)
+                .name(entry.name.clone())
+                .run_with_graceful_shutdown(app, async move { let _ = rx.recv().await; }, grace),
+        );
+    }
+
+    tokio::select! {
+        () = shutdown => tracing::info!("shutdown requested: draining in-flight requests"),
+        Some(res) = servers.join_next() => tracing::error!("a listener stopped unexpectedly: {res:?}"),
+    }
+    let _ = stop_tx.send(());
+    while servers.join_next().await.is_some() {}
+    for entry in registry.services() {
+        entry.shutdown().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn load_plugin_config(args: &ServeArgs) -> Result<BTreeMap<String, Value>, StartError> {
+    let Some(path) = &args.plugin_config else { return Ok(BTreeMap::new()) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartError::Config(format!("cannot read plugin configuration {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        StartError::Config(format!("plugin configuration {} must be a JSON object of objects: {e}", path.display()))
+    })
+}
+
+/// Every listener, bound but not yet serving.
+struct Bound {
+    ip: IpAddr,
+    gateway: (u16, TcpAcceptor),
+    services: Vec<(Arc<ServiceEntry>, TcpAcceptor)>,
+    ports: BTreeMap<String, u16>,
+}
+
+impl Bound {
+    fn gateway_listing(&self) -> GatewayListing {
+        GatewayListing { port: self.gateway.0, url: format!("http://{}", SocketAddr::new(self.ip, self.gateway.0)) }
+    }
+}
+
+/// The port a service asks for: the seed's offset for the nine known names, then other
+/// services in name order after them; 0 everywhere with `--port 0`.
+fn requested_port(base: u16, name: &str, extra_index: usize) -> Result<u16, StartError> {
+    if base == 0 {
+        return Ok(0);
+    }
+    let offset = seed_offset(name).map(usize::from).unwrap_or(SEED_ORDER.len() + extra_index);
+    u16::try_from(usize::from(base) + offset)
+        .map_err(|_| StartError::Config(format!("base port {base} leaves no port for service '{name}'")))
+}
+
+async fn bind_one(ip: IpAddr, port: u16, what: &str) -> Result<(u16, TcpAcceptor), StartError> {
+    let addr = SocketAddr::new(ip, port);
+    let bind_err = |source| StartError::Bind { addr, what: what.to_owned(), source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let actual = listener.local_addr().map_err(bind_err)?.port();
+    let acceptor = TcpAcceptor::from_tokio(listener).map_err(bind_err)?;
+    Ok((actual, acceptor))
+}
+
+async fn bind_all(args: &ServeArgs, registry: &Registry) -> Result<Bound, StartError> {
+    let gateway = bind_one(args.bind, args.effective_gateway_port(), "the gateway").await?;
+    let mut services = Vec::new();
+    let mut ports = BTreeMap::new();
+    if !args.single_port {
+        let mut extra = 0;
+        for entry in registry.services() {
+            let port = requested_port(args.port, &entry.name, extra)?;
+            if seed_offset(&entry.name).is_none() {
+                extra += 1;
+            }
+            let (actual, acceptor) = bind_one(args.bind, port, &format!("service '{}'", entry.name)).await?;
+            ports.insert(entry.name.clone(), actual);
+            services.push((entry.clone(), acceptor));
+        }
+    }
+    Ok(Bound { ip: args.bind, gateway, services, ports })
+}
+
+fn listings(args: &ServeArgs, registry: &Registry, bound: &Bound) -> Vec<ServiceListing> {
+    let gateway_url = bound.gateway_listing().url;
+    registry
+        .services()
+        .iter()
+        .map(|entry| {
+            let port = bound.ports.get(&entry.name).copied();
+            let url = match port {
+                Some(p) => format!("http://{}", SocketAddr::new(args.bind, p)),
+                None => format!("{gateway_url}/services/{}", entry.name),
+            };
+            ServiceListing {
+                name: entry.name.clone(),
+                port,
+                openapi: format!("{url}/openapi.json"),
+                url,
+                kind: entry.kind,
+                version: entry.version().to_owned(),
+                file: entry.file.clone(),
+                aliases: entry.aliases.clone(),
+                methods: entry.manifest.methods.len(),
+            }
+        })
+        .collect()
+}
+
+fn print_startup_table(bound: &Bound, listing: &[ServiceListing]) {
+    let gateway = bound.gateway_listing();
+    let mut table = String::from("\n  SERVICE                  KIND     PORT   FILE\n");
+    for s in listing {
+        let port = s.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        let file = s.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(built in)".into());
+        let kind = serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        table.push_str(&format!("  {:<24} {:<8} {:<6} {}\n", s.name, kind, port, file));
+    }
+    table.push_str(&format!("\n  gateway: {}   docs: {}/docs\n", gateway.url, gateway.url));
+    tracing::info!("tasker-host {} ready with {} services:{table}", env!("CARGO_PKG_VERSION"), listing.len());
+}

@@ -1,0 +1,8 @@
+//! Service kinds other than plugins (core and remote), argument handling shared by all
+//! services, well-known names, and the start-up assembly of the registry.
+
+pub mod args;
+pub mod assemble;
+pub mod core;
+pub mod names;
+pub mod remote;
