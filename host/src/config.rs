@@ -58,6 +58,15 @@ pub struct OpenapiArgs {
     pub check: bool,
 }
 
+/// SQLite synchronous mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncArg {
+    /// WAL + synchronous=NORMAL: committed entries survive a process crash.
+    Normal,
+    /// synchronous=FULL: committed entries also survive power loss.
+    Full,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -89,7 +98,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKER_BIND", default_value = "127.0.0.1")]
     pub bind: IpAddr,
     /// Where the service registry JSON is written at start-up.
-    #[arg(long, env = "TASKER_REGISTRY_FILE", default_value = ".service-registry.json")]
+    #[arg(
+        long,
+        env = "TASKER_REGISTRY_FILE",
+        default_value = ".service-registry.json"
+    )]
     pub registry_file: PathBuf,
     /// A remote HTTP service speaking the seed's request format: `name=http://host:port`.
     #[arg(long = "remote", value_name = "NAME=URL")]
@@ -97,6 +110,27 @@ pub struct ServeArgs {
     /// Database URL: `sqlite://tasker.db` (default), `sqlite::memory:` or `postgres://...`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tasker.db")]
     pub database_url: String,
+    /// Durability of SQLite commits: `normal` survives a process crash, `full` also power loss.
+    #[arg(long, value_enum, env = "TASKER_SYNC", default_value_t = SyncArg::Normal)]
+    pub sync: SyncArg,
+    /// Most suspended runs kept live in memory (the resume fast path); the rest replay.
+    #[arg(long, env = "TASKER_MAX_LIVE_TASKS", default_value_t = 2000)]
+    pub max_live_tasks: usize,
+    /// Disable the live-context cache: every resume replays the journal (for benchmarks).
+    #[arg(long)]
+    pub replay_only: bool,
+    /// Threads running JavaScript task segments (default: number of cores).
+    #[arg(long, env = "TASKER_JS_THREADS")]
+    pub js_threads: Option<usize>,
+    /// Most host calls executing at once.
+    #[arg(long, env = "TASKER_WORKERS", default_value_t = 512)]
+    pub workers: usize,
+    /// Lease length in seconds: a crashed host's work is taken over after this.
+    #[arg(long, env = "TASKER_LEASE_SECS", default_value_t = 10)]
+    pub lease_secs: u64,
+    /// Attempts per host call for retryable errors (timeouts, 429, 5xx), the first included.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
     /// JSON file with per-plugin configuration: `{"<service>": {...}}`.
     #[arg(long, env = "TASKER_PLUGIN_CONFIG")]
     pub plugin_config: Option<PathBuf>,
@@ -144,7 +178,10 @@ impl ServeArgs {
         self.remotes
             .iter()
             .map(|r| match r.split_once('=') {
-                Some((name, url)) if !name.is_empty() && (url.starts_with("http://") || url.starts_with("https://")) => {
+                Some((name, url))
+                    if !name.is_empty()
+                        && (url.starts_with("http://") || url.starts_with("https://")) =>
+                {
                     Ok((name.to_owned(), url.trim_end_matches('/').to_owned()))
                 }
                 _ => Err(format!("--remote expects NAME=http://host:port, got '{r}'")),
@@ -154,8 +191,12 @@ impl ServeArgs {
 
     /// The runtime flag the user passed, if any (for the compatibility notice).
     pub fn runtime_flag(&self) -> Option<&'static str> {
-        [(self.deno, "--deno"), (self.node, "--node"), (self.bun, "--bun")]
-            .into_iter()
-            .find_map(|(set, name)| set.then_some(name))
+        [
+            (self.deno, "--deno"),
+            (self.node, "--node"),
+            (self.bun, "--bun"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
     }
 }

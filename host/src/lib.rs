@@ -6,11 +6,14 @@
 //! This crate must never depend on a concrete plugin: plugins are found at run time.
 
 pub mod config;
+pub mod engine;
 pub mod http;
 pub mod logging;
+pub mod openapi_cmd;
 pub mod plugins;
 pub mod registry;
 pub mod registry_file;
+pub mod scaffold;
 pub mod server;
 pub mod services;
 

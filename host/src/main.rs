@@ -8,15 +8,40 @@ use tasker_host::config::{Cli, Command};
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     match cli.command {
         None => runtime.block_on(async {
-            tasker_host::server::run(cli.serve, tasker_host::shutdown_signal()).await.map_err(|e| {
-                tracing::error!("start-up failed: {e}");
-                anyhow::anyhow!("{e}")
-            })
+            tasker_host::server::run(cli.serve, tasker_host::shutdown_signal())
+                .await
+                .map_err(|e| {
+                    tracing::error!("start-up failed: {e}");
+                    anyhow::anyhow!("{e}")
+                })
         }),
-        Some(Command::New(_)) => anyhow::bail!("`tasker-host new` is not wired in yet"),
-        Some(Command::Openapi(_)) => anyhow::bail!("`tasker-host openapi` is not wired in yet"),
+        Some(Command::New(args)) => new_plugin(&args),
+        Some(Command::Openapi(args)) => Ok(tasker_host::openapi_cmd::run(&args)?),
     }
+}
+
+/// `tasker-host new`: scaffolds a plugin crate and says how to build and load it.
+fn new_plugin(args: &tasker_host::config::NewArgs) -> anyhow::Result<()> {
+    use tasker_host::scaffold::{PluginApiSource, ScaffoldOptions, library_file_name, scaffold};
+    let template = args.template.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plugin_api = match &args.plugin_api {
+        Some(path) => PluginApiSource::Path(path.clone()),
+        None => PluginApiSource::for_this_host(),
+    };
+    let opts = ScaffoldOptions { name: args.name.clone(), template, dir: args.dir.clone(), plugin_api };
+    let dir = scaffold(&opts)?;
+    println!("created {}", dir.display());
+    println!("build it:  (cd {} && cargo build --release)", dir.display());
+    println!(
+        "load it:   cp {}/target/release/{} ./plugins/ && tasker-host --plugins ./plugins",
+        dir.display(),
+        library_file_name(&args.name)
+    );
+    Ok(())
 }

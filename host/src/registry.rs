@@ -61,7 +61,10 @@ pub struct ServiceEntry {
 
 impl std::fmt::Debug for ServiceEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceEntry").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("ServiceEntry")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -77,9 +80,31 @@ impl ServiceEntry {
         let mut methods = HashMap::new();
         for spec in &manifest.methods {
             let validator = ArgsValidator::compile(spec)?;
-            methods.insert(spec.name.clone(), Method { spec: spec.clone(), validator });
+            methods.insert(
+                spec.name.clone(),
+                Method {
+                    spec: spec.clone(),
+                    validator,
+                },
+            );
         }
-        Ok(Self { name: manifest.name.clone(), aliases, kind, manifest, file, methods, backend })
+        Ok(Self {
+            name: manifest.name.clone(),
+            aliases,
+            kind,
+            manifest,
+            file,
+            methods,
+            backend,
+        })
+    }
+
+    /// The built-in service behind this entry, for core services.
+    pub fn core_service(&self) -> Option<Arc<dyn CoreService>> {
+        match &self.backend {
+            Backend::Core(c) => Some(c.clone()),
+            _ => None,
+        }
     }
 
     /// The service's version (from its manifest).
@@ -88,7 +113,12 @@ impl ServiceEntry {
     }
 
     /// Calls `method`: resolves it, shapes and validates the arguments, dispatches.
-    pub async fn call(&self, method: &str, args: Value, ctx: CallContext) -> Result<Value, PluginError> {
+    pub async fn call(
+        &self,
+        method: &str,
+        args: Value,
+        ctx: CallContext,
+    ) -> Result<Value, PluginError> {
         let args = match (&self.backend, self.methods.get(method)) {
             (_, Some(m)) => {
                 let shaped = shape_args(&m.spec, args);
@@ -100,10 +130,22 @@ impl ServiceEntry {
             (Backend::Plugin(_), None) => return Err(self.unknown_method(method)),
         };
         match &self.backend {
-            Backend::Plugin(p) => p.call(method, &args, &ctx).await,
+            Backend::Plugin(p) => p.call(method, &args, &ctx).await.map_err(|e| self.contain_panic(method, e, &ctx)),
             Backend::Core(c) => c.call(method, args, ctx).await,
             Backend::Remote(r) => r.call(method, &args, &ctx).await,
         }
+    }
+
+    /// Panic text can hold anything (paths, data); it goes to the log, not to the caller.
+    fn contain_panic(&self, method: &str, e: PluginError, ctx: &CallContext) -> PluginError {
+        if e.code != tasker_plugin_api::ErrorCode::PluginPanic {
+            return e;
+        }
+        tracing::error!(service = %self.name, method, request_id = ctx.request_id.as_deref().unwrap_or("-"), "plugin panicked: {}", e.message);
+        PluginError::new(
+            e.code,
+            format!("plugin '{}' panicked while handling '{method}'; the panic was logged and the plugin keeps serving", self.name),
+        )
     }
 
     /// The service's health report: `{"status": "healthy" | "unhealthy", ...}`.
@@ -131,7 +173,12 @@ impl ServiceEntry {
     }
 
     fn unknown_method(&self, method: &str) -> PluginError {
-        let mut names: Vec<&str> = self.manifest.methods.iter().map(|m| m.name.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .manifest
+            .methods
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
         names.sort_unstable();
         PluginError::not_found(format!(
             "service '{}' has no method '{method}'; available: {}",
@@ -174,14 +221,25 @@ impl Registry {
     }
 
     /// Calls `service.method` with `args`.
-    pub async fn call(&self, service: &str, method: &str, args: Value, ctx: CallContext) -> Result<Value, PluginError> {
-        let entry = self.resolve(service).ok_or_else(|| self.unknown_service(service))?;
+    pub async fn call(
+        &self,
+        service: &str,
+        method: &str,
+        args: Value,
+        ctx: CallContext,
+    ) -> Result<Value, PluginError> {
+        let entry = self
+            .resolve(service)
+            .ok_or_else(|| self.unknown_service(service))?;
         entry.call(method, args, ctx).await
     }
 
     /// The error for an unknown service name, listing what exists.
     pub fn unknown_service(&self, service: &str) -> PluginError {
         let names: Vec<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
-        PluginError::not_found(format!("unknown service '{service}'; available: {}", names.join(", ")))
+        PluginError::not_found(format!(
+            "unknown service '{service}'; available: {}",
+            names.join(", ")
+        ))
     }
 }

@@ -54,8 +54,16 @@ pub struct RegistryFile<'a> {
 }
 
 /// Writes the registry file atomically.
-pub fn write(path: &Path, gateway: &GatewayListing, services: &[ServiceListing]) -> std::io::Result<()> {
-    let doc = RegistryFile { timestamp: iso_timestamp(std::time::SystemTime::now()), gateway, services };
+pub fn write(
+    path: &Path,
+    gateway: &GatewayListing,
+    services: &[ServiceListing],
+) -> std::io::Result<()> {
+    let doc = RegistryFile {
+        timestamp: iso_timestamp(std::time::SystemTime::now()),
+        gateway,
+        services,
+    };
     let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

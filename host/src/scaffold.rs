@@ -10,6 +10,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod name;
+#[cfg(test)]
+mod tests;
+
+use name::type_name;
+pub use name::validate_name;
+
 /// What can go wrong while scaffolding, by step.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
@@ -101,7 +108,9 @@ impl Template {
             Self::HelloWorld | Self::Echo => "",
             // Blocking reqwest: a cdylib has its own tokio, so the plugin cannot borrow the
             // host's runtime, and the host already calls plugins on blocking threads.
-            Self::ApiGateway => "reqwest = { version = \"0.13\", features = [\"json\", \"blocking\"] }\n",
+            Self::ApiGateway => {
+                "reqwest = { version = \"0.13\", features = [\"json\", \"blocking\"] }\n"
+            }
         }
     }
 }
@@ -121,7 +130,9 @@ impl FromStr for Template {
             // `echo-service` is the original's directory name for the same template.
             "echo" | "echo-service" => Ok(Self::Echo),
             "api-gateway" => Ok(Self::ApiGateway),
-            _ => Err(ScaffoldError::UnknownTemplate { given: given.to_owned() }),
+            _ => Err(ScaffoldError::UnknownTemplate {
+                given: given.to_owned(),
+            }),
         }
     }
 }
@@ -155,7 +166,10 @@ impl PluginApiSource {
                 // Relative paths would be read relative to the new crate; anchor them at the
                 // current directory, which is what the user meant.
                 let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-                format!("tasker-plugin-api = {{ path = {} }}", toml_string(&path.to_string_lossy()))
+                format!(
+                    "tasker-plugin-api = {{ path = {} }}",
+                    toml_string(&path.to_string_lossy())
+                )
             }
             Self::Version(version) => format!("tasker-plugin-api = {}", toml_string(version)),
         }
@@ -181,7 +195,10 @@ pub fn scaffold(opts: &ScaffoldOptions) -> Result<PathBuf> {
     let crate_dir = opts.dir.join(&opts.name);
     ensure_empty_dir(&crate_dir)?;
     let src_dir = crate_dir.join("src");
-    fs::create_dir_all(&src_dir).map_err(|source| ScaffoldError::CreateDir { path: src_dir.clone(), source })?;
+    fs::create_dir_all(&src_dir).map_err(|source| ScaffoldError::CreateDir {
+        path: src_dir.clone(),
+        source,
+    })?;
 
     let vars = TemplateVars::new(opts);
     let files = [
@@ -199,56 +216,30 @@ pub fn scaffold(opts: &ScaffoldOptions) -> Result<PathBuf> {
 /// The file name `cargo build` gives the plugin library on this platform,
 /// e.g. `libmy_service.so` for `my-service` on Linux.
 pub fn library_file_name(name: &str) -> String {
-    format!("{}{}{}", std::env::consts::DLL_PREFIX, name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
 }
-
-/// Checks the naming rule: lowercase ASCII letters, digits and `-`, starting with a letter,
-/// at most 64 characters, and not a name Cargo or Rust reserves.
-pub fn validate_name(name: &str) -> Result<()> {
-    let broken = |rule: &str| Err(ScaffoldError::InvalidName { name: name.to_owned(), rule: rule.to_owned() });
-    const CHARSET_RULE: &str =
-        "a plugin name uses only lowercase letters a-z, digits and '-', and starts with a letter";
-    match name.chars().next() {
-        None => return broken("a plugin name cannot be empty"),
-        Some(first) if !first.is_ascii_lowercase() => return broken(CHARSET_RULE),
-        Some(_) => {}
-    }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return broken(CHARSET_RULE);
-    }
-    if name.len() > MAX_NAME_LEN {
-        return broken("a plugin name has at most 64 characters");
-    }
-    if name.ends_with('-') {
-        return broken("a plugin name cannot end with '-'");
-    }
-    let library_name = name.replace('-', "_");
-    if RESERVED_NAMES.contains(&library_name.as_str()) {
-        return broken("that name is a Rust keyword or a crate name Rust reserves (std, core, alloc, test, ...)");
-    }
-    Ok(())
-}
-
-const MAX_NAME_LEN: usize = 64;
-
-/// Rust keywords (strict and reserved) and the built-in crates a package cannot shadow.
-const RESERVED_NAMES: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct",
-    "super", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where",
-    "while", "yield", "alloc", "core", "proc_macro", "std", "test",
-];
 
 /// Accepts a missing or empty directory; anything else would mix generated and old files.
 fn ensure_empty_dir(path: &Path) -> Result<()> {
     match fs::read_dir(path).map(|mut entries| entries.next().is_none()) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ScaffoldError::TargetNotEmpty { path: path.to_owned() }),
+        Ok(false) => Err(ScaffoldError::TargetNotEmpty {
+            path: path.to_owned(),
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         // A plain file (NotADirectory) is as much in the way as a full directory.
-        Err(_) if path.exists() => Err(ScaffoldError::TargetNotEmpty { path: path.to_owned() }),
-        Err(source) => Err(ScaffoldError::CreateDir { path: path.to_owned(), source }),
+        Err(_) if path.exists() => Err(ScaffoldError::TargetNotEmpty {
+            path: path.to_owned(),
+        }),
+        Err(source) => Err(ScaffoldError::CreateDir {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -256,10 +247,16 @@ fn ensure_empty_dir(path: &Path) -> Result<()> {
 /// appeared since the emptiness check.
 fn write_new_file(path: &Path, contents: &str) -> Result<()> {
     let write = || -> io::Result<()> {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
         file.write_all(contents.as_bytes())
     };
-    write().map_err(|source| ScaffoldError::WriteFile { path: path.to_owned(), source })
+    write().map_err(|source| ScaffoldError::WriteFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The `{{placeholder}}` values for one crate.
@@ -277,31 +274,25 @@ impl TemplateVars {
             ("{{type_name}}", type_name(&opts.name)),
             ("{{template}}", opts.template.as_str().to_owned()),
             ("{{library_file}}", library_file_name(&opts.name)),
-            ("{{plugin_api_dependency}}", opts.plugin_api.dependency_line()),
-            ("{{extra_dependencies}}", opts.template.extra_dependencies().to_owned()),
+            (
+                "{{plugin_api_dependency}}",
+                opts.plugin_api.dependency_line(),
+            ),
+            (
+                "{{extra_dependencies}}",
+                opts.template.extra_dependencies().to_owned(),
+            ),
         ];
         Self { pairs }
     }
 
     fn render(&self, template: &str) -> String {
-        self.pairs.iter().fold(template.to_owned(), |text, (key, value)| text.replace(key, value))
+        self.pairs
+            .iter()
+            .fold(template.to_owned(), |text, (key, value)| {
+                text.replace(key, value)
+            })
     }
-}
-
-/// `my-service` → `MyServicePlugin`. The suffix keeps the struct from colliding with the
-/// names the templates import (`Plugin`, `Host`, `Manifest`, `Value`, `Client`, ...).
-fn type_name(name: &str) -> String {
-    let mut camel: String = name
-        .split('-')
-        .flat_map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|first| first.to_ascii_uppercase()).into_iter().chain(chars)
-        })
-        .collect();
-    if !(camel.ends_with("Plugin") && camel.len() > "Plugin".len()) {
-        camel.push_str("Plugin");
-    }
-    camel
 }
 
 /// A TOML basic string holding `text`.
@@ -318,117 +309,4 @@ fn toml_string(text: &str) -> String {
     }
     quoted.push('"');
     quoted
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn options(dir: &Path, name: &str, template: Template) -> ScaffoldOptions {
-        ScaffoldOptions {
-            name: name.to_owned(),
-            template,
-            dir: dir.to_owned(),
-            plugin_api: PluginApiSource::Path(PathBuf::from("/opt/tasker/plugin-api")),
-        }
-    }
-
-    #[test]
-    fn every_template_writes_a_complete_crate_with_the_name_filled_in() {
-        let temp = tempfile::tempdir().unwrap();
-        for template in Template::ALL {
-            let name = format!("my-{template}");
-            let crate_dir = scaffold(&options(temp.path(), &name, template)).unwrap();
-            assert_eq!(crate_dir, temp.path().join(&name));
-            let read = |file: &str| fs::read_to_string(crate_dir.join(file)).unwrap();
-            for file in ["Cargo.toml", "README.md", ".gitignore", "src/lib.rs"] {
-                assert!(!read(file).contains("{{"), "{template}: {file} has an unfilled placeholder");
-            }
-            let cargo_toml = read("Cargo.toml");
-            assert!(cargo_toml.contains(&format!("name = \"{name}\"")), "{cargo_toml}");
-            assert!(cargo_toml.contains(r#"crate-type = ["cdylib", "rlib"]"#));
-            assert!(cargo_toml.contains("\n[workspace]\n"));
-            assert!(cargo_toml.contains(r#"tasker-plugin-api = { path = "/opt/tasker/plugin-api" }"#));
-            assert_eq!(cargo_toml.contains("reqwest"), template == Template::ApiGateway);
-            let lib_rs = read("src/lib.rs");
-            assert!(lib_rs.contains(&format!("pub const SERVICE_NAME: &str = \"{name}\";")));
-            assert!(lib_rs.contains(&format!("export_plugin!({});", type_name(&name))));
-            let readme = read("README.md");
-            assert!(readme.contains(&format!("cp target/release/{} plugins/", library_file_name(&name))));
-            assert!(readme.contains(&format!("/services/{name}/")), "{template}: usage section missing");
-        }
-    }
-
-    #[test]
-    fn refuses_a_non_empty_directory_but_fills_an_empty_one() {
-        let temp = tempfile::tempdir().unwrap();
-        fs::create_dir(temp.path().join("taken")).unwrap();
-        fs::write(temp.path().join("taken/keep.txt"), "mine").unwrap();
-        let error = scaffold(&options(temp.path(), "taken", Template::Echo)).unwrap_err();
-        assert!(matches!(error, ScaffoldError::TargetNotEmpty { .. }), "{error}");
-        assert!(error.to_string().contains("already exists"));
-        assert_eq!(fs::read_to_string(temp.path().join("taken/keep.txt")).unwrap(), "mine");
-
-        fs::write(temp.path().join("a-file"), "").unwrap();
-        let error = scaffold(&options(temp.path(), "a-file", Template::Echo)).unwrap_err();
-        assert!(matches!(error, ScaffoldError::TargetNotEmpty { .. }), "{error}");
-
-        fs::create_dir(temp.path().join("empty")).unwrap();
-        scaffold(&options(temp.path(), "empty", Template::Echo)).unwrap();
-        assert!(temp.path().join("empty/src/lib.rs").is_file());
-    }
-
-    #[test]
-    fn creates_missing_parent_directories() {
-        let temp = tempfile::tempdir().unwrap();
-        let parent = temp.path().join("a/b");
-        let crate_dir = scaffold(&options(&parent, "deep", Template::HelloWorld)).unwrap();
-        assert!(crate_dir.join("Cargo.toml").is_file());
-    }
-
-    #[test]
-    fn names_must_follow_the_rule_and_the_error_says_it() {
-        for good in ["a", "my-service", "svc2", "x-1-y"] {
-            validate_name(good).unwrap();
-        }
-        for bad in ["", "My", "1abc", "-a", "a_b", "a b", "ä", "a-", "fn", "self", "test", "std"] {
-            let error = validate_name(bad).unwrap_err();
-            assert!(matches!(error, ScaffoldError::InvalidName { .. }), "{bad}");
-        }
-        let message = validate_name("My_Plugin").unwrap_err().to_string();
-        assert!(message.contains("lowercase letters a-z, digits and '-'"), "{message}");
-        assert!(validate_name(&"a".repeat(65)).is_err());
-        let temp = tempfile::tempdir().unwrap();
-        assert!(scaffold(&options(temp.path(), "../escape", Template::Echo)).is_err());
-        assert_eq!(fs::read_dir(temp.path()).unwrap().count(), 0, "nothing is written for a bad name");
-    }
-
-    #[test]
-    fn template_names_parse_and_print() {
-        for template in Template::ALL {
-            assert_eq!(template.as_str().parse::<Template>().unwrap(), template);
-        }
-        assert_eq!("echo-service".parse::<Template>().unwrap(), Template::Echo);
-        let message = "rest".parse::<Template>().unwrap_err().to_string();
-        assert!(message.contains("hello-world, echo, api-gateway"), "{message}");
-    }
-
-    #[test]
-    fn plugin_api_sources_become_dependency_lines() {
-        let version = PluginApiSource::Version("0.1".into());
-        assert_eq!(version.dependency_line(), r#"tasker-plugin-api = "0.1""#);
-        let odd = PluginApiSource::Path(PathBuf::from(r#"/tmp/we"ird\dir"#));
-        assert_eq!(odd.dependency_line(), r#"tasker-plugin-api = { path = "/tmp/we\"ird\\dir" }"#);
-        let relative = PluginApiSource::Path(PathBuf::from("plugin-api"));
-        let expected = std::env::current_dir().unwrap().join("plugin-api");
-        assert!(relative.dependency_line().contains(&*expected.to_string_lossy()));
-    }
-
-    #[test]
-    fn type_names_are_camel_case_with_one_plugin_suffix() {
-        assert_eq!(type_name("my-service"), "MyServicePlugin");
-        assert_eq!(type_name("echo-plugin"), "EchoPlugin");
-        assert_eq!(type_name("plugin"), "PluginPlugin");
-        assert_eq!(type_name("a-1"), "A1Plugin");
-    }
 }

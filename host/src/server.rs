@@ -22,7 +22,13 @@ use crate::plugins::loader;
 use crate::registry::{Registry, ServiceEntry};
 use crate::registry_file::{self, GatewayListing, ServiceListing};
 use crate::services::assemble::{Sources, assemble};
-use crate::services::core::{CoreService, PendingCoreService};
+use crate::config::SyncArg;
+use crate::engine::{Engine, EngineConfig};
+use crate::services::core::CoreService;
+use crate::services::seed_compat::{DirectExecutor, StackProcessor};
+use crate::services::tasks::TaskService;
+use tasker_sandbox::{Sandbox, SandboxConfig};
+use tasker_store::{Store, StoreOptions, SyncMode};
 use crate::services::names::{SEED_ORDER, seed_offset};
 
 /// Largest accepted request body (8 MiB).
@@ -50,6 +56,12 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] tasker_store::Error),
+    /// The sandbox could not start.
+    #[error("cannot start the task sandbox: {0}")]
+    Sandbox(#[from] tasker_sandbox::Error),
     /// The registry file could not be written.
     #[error("cannot write the registry file {path}: {source}")]
     RegistryFile {
@@ -61,9 +73,14 @@ pub enum StartError {
 }
 
 /// Runs the host until `shutdown` resolves.
-pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+pub async fn run(
+    args: ServeArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     if let Some(flag) = args.runtime_flag() {
-        tracing::info!("{flag} is accepted for compatibility with the original CLI and ignored: plugins are native libraries");
+        tracing::info!(
+            "{flag} is accepted for compatibility with the original CLI and ignored: plugins are native libraries"
+        );
     }
     let discovery = loader::discover(&args.plugins)?;
     for skipped in &discovery.skipped {
@@ -73,8 +90,13 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         tracing::warn!("no plugins found in {}", args.plugins.display());
     }
     let slot = Arc::new(OnceLock::new());
-    let core: Vec<Arc<dyn CoreService>> =
-        PendingCoreService::all().into_iter().map(|c| Arc::new(c) as Arc<dyn CoreService>).collect();
+    let engine = start_engine(&args).await?;
+    let tasks = Arc::new(TaskService::new(engine.clone()));
+    let core: Vec<Arc<dyn CoreService>> = vec![
+        Arc::new(DirectExecutor::new(engine.clone(), tasks.clone())),
+        Arc::new(StackProcessor::new(engine.clone())),
+        tasks,
+    ];
     let sources = Sources {
         plugins: discovery.plugins,
         core,
@@ -87,12 +109,16 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     let entries = assemble(sources, slot.clone()).await?;
     let registry = Arc::new(Registry::new(entries));
     let _ = slot.set(Arc::downgrade(&registry));
+    engine.start(&registry);
 
     let bound = bind_all(&args, &registry).await?;
     let listing = Arc::new(listings(&args, &registry, &bound));
-    registry_file::write(&args.registry_file, &bound.gateway_listing(), &listing).map_err(|source| {
-        StartError::RegistryFile { path: args.registry_file.display().to_string(), source }
-    })?;
+    registry_file::write(&args.registry_file, &bound.gateway_listing(), &listing).map_err(
+        |source| StartError::RegistryFile {
+            path: args.registry_file.display().to_string(),
+            source,
+        },
+    )?;
     print_startup_table(&bound, &listing);
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -104,16 +130,32 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     servers.spawn(
         Server::new_with_acceptor(bound.gateway.1)
             .name("gateway")
-            .run_with_graceful_shutdown(gateway_app, async move { let _ = rx.recv().await; }, grace),
+            .run_with_graceful_shutdown(
+                gateway_app,
+                async move {
+                    let _ = rx.recv().await;
+                },
+                grace,
+            ),
     );
     for (entry, acceptor) in bound.services {
-        let ctx = ServiceCtx { docs: Arc::new(service_docs(&entry, "")), entry: entry.clone(), body_limit: DEFAULT_BODY_LIMIT };
+        let ctx = ServiceCtx {
+            docs: Arc::new(service_docs(&entry, "")),
+            entry: entry.clone(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        };
         let app = service_routes(ctx).with(RequestContext::new(&args.cors_origin, &entry.name));
         let mut rx = stop_tx.subscribe();
         servers.spawn(
             Server::new_with_acceptor(acceptor)
                 .name(entry.name.clone())
-                .run_with_graceful_shutdown(app, async move { let _ = rx.recv().await; }, grace),
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = rx.recv().await;
+                    },
+                    grace,
+                ),
         );
     }
 
@@ -123,6 +165,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     }
     let _ = stop_tx.send(());
     while servers.join_next().await.is_some() {}
+    engine.drain().await;
     for entry in registry.services() {
         entry.shutdown().await;
     }
@@ -130,12 +173,46 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     Ok(())
 }
 
+/// Opens the database (creating and migrating it) and builds the engine.
+async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
+    let sync = match args.sync {
+        SyncArg::Normal => SyncMode::Normal,
+        SyncArg::Full => SyncMode::Full,
+    };
+    let options = StoreOptions { sync, ..StoreOptions::default() };
+    let store = Store::connect(&args.database_url, options).await?;
+    tracing::info!(backend = store.backend().as_str(), "database ready");
+    let mut sandbox_cfg = SandboxConfig { max_live: args.max_live_tasks.max(1), ..SandboxConfig::default() };
+    if let Some(threads) = args.js_threads {
+        sandbox_cfg.threads = threads.max(1);
+    }
+    let sandbox = Sandbox::new(sandbox_cfg)?;
+    let cfg = EngineConfig {
+        lease: Duration::from_secs(args.lease_secs.max(1)),
+        call_concurrency: args.workers.max(1),
+        call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
+        max_attempts: args.max_attempts.max(1),
+        live_cache: !args.replay_only,
+        ..EngineConfig::default()
+    };
+    Ok(Engine::new(store, sandbox, cfg))
+}
+
 fn load_plugin_config(args: &ServeArgs) -> Result<BTreeMap<String, Value>, StartError> {
-    let Some(path) = &args.plugin_config else { return Ok(BTreeMap::new()) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| StartError::Config(format!("cannot read plugin configuration {}: {e}", path.display())))?;
+    let Some(path) = &args.plugin_config else {
+        return Ok(BTreeMap::new());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartError::Config(format!(
+            "cannot read plugin configuration {}: {e}",
+            path.display()
+        ))
+    })?;
     serde_json::from_str(&text).map_err(|e| {
-        StartError::Config(format!("plugin configuration {} must be a JSON object of objects: {e}", path.display()))
+        StartError::Config(format!(
+            "plugin configuration {} must be a JSON object of objects: {e}",
+            path.display()
+        ))
     })
 }
 
@@ -149,7 +226,10 @@ struct Bound {
 
 impl Bound {
     fn gateway_listing(&self) -> GatewayListing {
-        GatewayListing { port: self.gateway.0, url: format!("http://{}", SocketAddr::new(self.ip, self.gateway.0)) }
+        GatewayListing {
+            port: self.gateway.0,
+            url: format!("http://{}", SocketAddr::new(self.ip, self.gateway.0)),
+        }
     }
 }
 
@@ -159,14 +239,23 @@ fn requested_port(base: u16, name: &str, extra_index: usize) -> Result<u16, Star
     if base == 0 {
         return Ok(0);
     }
-    let offset = seed_offset(name).map(usize::from).unwrap_or(SEED_ORDER.len() + extra_index);
-    u16::try_from(usize::from(base) + offset)
-        .map_err(|_| StartError::Config(format!("base port {base} leaves no port for service '{name}'")))
+    let offset = seed_offset(name)
+        .map(usize::from)
+        .unwrap_or(SEED_ORDER.len() + extra_index);
+    u16::try_from(usize::from(base) + offset).map_err(|_| {
+        StartError::Config(format!(
+            "base port {base} leaves no port for service '{name}'"
+        ))
+    })
 }
 
 async fn bind_one(ip: IpAddr, port: u16, what: &str) -> Result<(u16, TcpAcceptor), StartError> {
     let addr = SocketAddr::new(ip, port);
-    let bind_err = |source| StartError::Bind { addr, what: what.to_owned(), source };
+    let bind_err = |source| StartError::Bind {
+        addr,
+        what: what.to_owned(),
+        source,
+    };
     let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
     let actual = listener.local_addr().map_err(bind_err)?.port();
     let acceptor = TcpAcceptor::from_tokio(listener).map_err(bind_err)?;
@@ -184,12 +273,18 @@ async fn bind_all(args: &ServeArgs, registry: &Registry) -> Result<Bound, StartE
             if seed_offset(&entry.name).is_none() {
                 extra += 1;
             }
-            let (actual, acceptor) = bind_one(args.bind, port, &format!("service '{}'", entry.name)).await?;
+            let (actual, acceptor) =
+                bind_one(args.bind, port, &format!("service '{}'", entry.name)).await?;
             ports.insert(entry.name.clone(), actual);
             services.push((entry.clone(), acceptor));
         }
     }
-    Ok(Bound { ip: args.bind, gateway, services, ports })
+    Ok(Bound {
+        ip: args.bind,
+        gateway,
+        services,
+        ports,
+    })
 }
 
 fn listings(args: &ServeArgs, registry: &Registry, bound: &Bound) -> Vec<ServiceListing> {
@@ -223,10 +318,27 @@ fn print_startup_table(bound: &Bound, listing: &[ServiceListing]) {
     let mut table = String::from("\n  SERVICE                  KIND     PORT   FILE\n");
     for s in listing {
         let port = s.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-        let file = s.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(built in)".into());
-        let kind = serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        table.push_str(&format!("  {:<24} {:<8} {:<6} {}\n", s.name, kind, port, file));
+        let file = s
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "(built in)".into());
+        let kind = serde_json::to_value(s.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        table.push_str(&format!(
+            "  {:<24} {:<8} {:<6} {}\n",
+            s.name, kind, port, file
+        ));
     }
-    table.push_str(&format!("\n  gateway: {}   docs: {}/docs\n", gateway.url, gateway.url));
-    tracing::info!("tasker-host {} ready with {} services:{table}", env!("CARGO_PKG_VERSION"), listing.len());
+    table.push_str(&format!(
+        "\n  gateway: {}   docs: {}/docs\n",
+        gateway.url, gateway.url
+    ));
+    tracing::info!(
+        "tasker-host {} ready with {} services:{table}",
+        env!("CARGO_PKG_VERSION"),
+        listing.len()
+    );
 }

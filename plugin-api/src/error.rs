@@ -72,7 +72,10 @@ impl ErrorCode {
 
     /// Parses a wire name; unknown names become [`ErrorCode::Internal`].
     pub fn parse(name: &str) -> Self {
-        Self::ALL.into_iter().find(|c| c.as_str() == name).unwrap_or(Self::Internal)
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .unwrap_or(Self::Internal)
     }
 }
 
@@ -90,7 +93,11 @@ pub struct PluginError {
 impl PluginError {
     /// An error with a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
     /// Adds structured details.
     pub fn with_details(mut self, details: Value) -> Self {

@@ -50,7 +50,14 @@ macro_rules! export_plugin {
                 p::shutdown::<$plugin>(&SLOT)
             }
             fn root_module() -> $crate::PluginModuleRef {
-                p::root_module(p::Shims { api_version, manifest, init, call, health, shutdown })
+                p::root_module(p::Shims {
+                    api_version,
+                    manifest,
+                    init,
+                    call,
+                    health,
+                    shutdown,
+                })
             }
             extern "C" fn loader() -> p::RootModuleResult {
                 p::load_root_module(root_module)
@@ -68,8 +75,8 @@ pub mod __private {
     use std::sync::OnceLock;
 
     pub use abi_stable::library::{LibHeader, RootModuleResult};
-    pub use abi_stable::std_types::{RResult, RStr, RString};
     use abi_stable::prefix_type::PrefixTypeTrait;
+    pub use abi_stable::std_types::{RResult, RStr, RString};
 
     use crate::{
         CallContext, ErrorCode, Host, HostHandle, Plugin, PluginError, PluginModule,
@@ -138,7 +145,10 @@ pub mod __private {
                     .map(|s| (*s).to_owned())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic payload".to_owned());
-                RResult::RErr(PluginError::new(ErrorCode::PluginPanic, format!("plugin panicked: {text}")).into())
+                RResult::RErr(
+                    PluginError::new(ErrorCode::PluginPanic, format!("plugin panicked: {text}"))
+                        .into(),
+                )
             }
         }
     }
@@ -162,13 +172,18 @@ pub mod __private {
         })
     }
 
-    pub fn init<P: Plugin>(slot: &Slot<P>, host: HostHandle, config: RStr<'_>) -> RResult<(), RPluginError> {
+    pub fn init<P: Plugin>(
+        slot: &Slot<P>,
+        host: HostHandle,
+        config: RStr<'_>,
+    ) -> RResult<(), RPluginError> {
         guard(|| {
             let config: serde_json::Value = if config.is_empty() {
                 serde_json::Value::Object(Default::default())
             } else {
-                serde_json::from_str(config.as_str())
-                    .map_err(|e| PluginError::validation(format!("plugin configuration is not JSON: {e}")))?
+                serde_json::from_str(config.as_str()).map_err(|e| {
+                    PluginError::validation(format!("plugin configuration is not JSON: {e}"))
+                })?
             };
             if slot.0.get().is_some() {
                 return Ok(()); // the same file loaded twice shares its statics: init once
@@ -195,7 +210,9 @@ pub mod __private {
                 serde_json::from_str(ctx.as_str())
                     .map_err(|e| PluginError::internal(format!("call context is not valid: {e}")))?
             };
-            plugin.call(method.as_str(), args, &ctx).map(|v| to_json_text(&v))
+            plugin
+                .call(method.as_str(), args, &ctx)
+                .map(|v| to_json_text(&v))
         })
     }
 
@@ -217,6 +234,9 @@ pub mod __private {
 mod tests {
     #[test]
     fn root_symbol_matches_abi_stable() {
-        assert_eq!(super::__private::ROOT_SYMBOL, abi_stable::library::ROOT_MODULE_LOADER_NAME);
+        assert_eq!(
+            super::__private::ROOT_SYMBOL,
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
     }
 }

@@ -64,7 +64,9 @@ impl std::fmt::Debug for Host {
 impl Host {
     /// Wraps the handle received from the host.
     pub fn new(handle: HostHandle) -> Self {
-        Self { inner: std::sync::Arc::new(handle) }
+        Self {
+            inner: std::sync::Arc::new(handle),
+        }
     }
 
     /// Logs a message at `level` in the host's logs, under this plugin's name.
@@ -85,11 +87,21 @@ impl Host {
     }
 
     /// Calls another service through the host registry and returns its result.
-    pub fn call_service(&self, service: &str, method: &str, args: &Value) -> Result<Value, PluginError> {
+    pub fn call_service(
+        &self,
+        service: &str,
+        method: &str,
+        args: &Value,
+    ) -> Result<Value, PluginError> {
         let args = args.to_string();
-        match self.inner.call_service(service.into(), method.into(), args.as_str().into()) {
+        match self
+            .inner
+            .call_service(service.into(), method.into(), args.as_str().into())
+        {
             RResult::ROk(text) => serde_json::from_str(text.as_str()).map_err(|e| {
-                PluginError::internal(format!("host returned invalid JSON from {service}.{method}: {e}"))
+                PluginError::internal(format!(
+                    "host returned invalid JSON from {service}.{method}: {e}"
+                ))
             }),
             RResult::RErr(e) => Err(e.into()),
         }
@@ -97,6 +109,7 @@ impl Host {
 
     /// The plugin's configuration object.
     pub fn config(&self) -> Value {
-        serde_json::from_str(self.inner.config_json().as_str()).unwrap_or(Value::Object(Default::default()))
+        serde_json::from_str(self.inner.config_json().as_str())
+            .unwrap_or(Value::Object(Default::default()))
     }
 }

@@ -20,7 +20,7 @@ mod export;
 mod host;
 mod manifest;
 
-pub use abi::{PluginModule, PluginModuleRef, PluginModule_Prefix, RPluginError};
+pub use abi::{PluginModule, PluginModule_Prefix, PluginModuleRef, RPluginError};
 pub use error::{ErrorCode, PluginError};
 pub use host::{Host, HostApi, HostApi_TO, HostHandle, LogLevel};
 pub use manifest::{CallContext, Manifest, MethodSpec};

@@ -18,16 +18,44 @@ const ERROR: u8 = 3;
 /// Builds the `console` object.
 pub(crate) fn console_object(ctx: &mut Context) -> JsObject {
     ObjectInitializer::new(ctx)
-        .function(NativeFunction::from_fn_ptr(write::<INFO>), js_string!("log"), 0)
-        .function(NativeFunction::from_fn_ptr(write::<INFO>), js_string!("info"), 0)
-        .function(NativeFunction::from_fn_ptr(write::<WARN>), js_string!("warn"), 0)
-        .function(NativeFunction::from_fn_ptr(write::<ERROR>), js_string!("error"), 0)
-        .function(NativeFunction::from_fn_ptr(write::<DEBUG>), js_string!("debug"), 0)
-        .function(NativeFunction::from_fn_ptr(write::<DEBUG>), js_string!("trace"), 0)
+        .function(
+            NativeFunction::from_fn_ptr(write::<INFO>),
+            js_string!("log"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(write::<INFO>),
+            js_string!("info"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(write::<WARN>),
+            js_string!("warn"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(write::<ERROR>),
+            js_string!("error"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(write::<DEBUG>),
+            js_string!("debug"),
+            0,
+        )
+        .function(
+            NativeFunction::from_fn_ptr(write::<DEBUG>),
+            js_string!("trace"),
+            0,
+        )
         .build()
 }
 
-fn write<const LEVEL: u8>(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+fn write<const LEVEL: u8>(
+    _this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
     let mut parts = Vec::with_capacity(args.len());
     for arg in args {
         parts.push(format_value(arg, ctx)?);
@@ -48,7 +76,9 @@ fn write<const LEVEL: u8>(_this: &JsValue, args: &[JsValue], ctx: &mut Context) 
     let (level, message) = if state.log_count == max_lines.saturating_add(1) {
         (
             LogLevel::Warn,
-            format!("[sandbox] log limit of {max_lines} lines per run reached; later console output is dropped"),
+            format!(
+                "[sandbox] log limit of {max_lines} lines per run reached; later console output is dropped"
+            ),
         )
     } else {
         truncate(&mut message, state.limits.max_log_line_bytes);
@@ -94,8 +124,15 @@ fn format_value(value: &JsValue, ctx: &mut Context) -> JsResult<String> {
     };
     if object.is_callable() {
         let name = object.get(js_string!("name"), ctx)?;
-        let name = name.as_string().map(|s| s.to_std_string_escaped()).unwrap_or_default();
-        return Ok(if name.is_empty() { "[Function (anonymous)]".to_owned() } else { format!("[Function: {name}]") });
+        let name = name
+            .as_string()
+            .map(|s| s.to_std_string_escaped())
+            .unwrap_or_default();
+        return Ok(if name.is_empty() {
+            "[Function (anonymous)]".to_owned()
+        } else {
+            format!("[Function: {name}]")
+        });
     }
     if object.is::<boa_engine::builtins::error::Error>() {
         return Ok(crate::outcome::describe_error(value, ctx).0);

@@ -43,7 +43,11 @@ impl Default for SandboxConfig {
 
 enum Command {
     StartOrReplay(Box<SegmentRequest>, oneshot::Sender<Result<SegmentOutcome>>),
-    ResumeLive(RunId, Box<Delivery>, oneshot::Sender<Result<Option<SegmentOutcome>>>),
+    ResumeLive(
+        RunId,
+        Box<Delivery>,
+        oneshot::Sender<Result<Option<SegmentOutcome>>>,
+    ),
     Drop(RunId),
     CountLive(oneshot::Sender<usize>),
 }
@@ -99,9 +103,16 @@ impl Sandbox {
 
     /// Applies a delivery to a live run. `Ok(None)` when the run is not live (evicted, never started
     /// here, or the cache is disabled): the caller then replays with [`Sandbox::start_or_replay`].
-    pub async fn resume_live(&self, run_id: RunId, delivery: Delivery) -> Result<Option<SegmentOutcome>> {
+    pub async fn resume_live(
+        &self,
+        run_id: RunId,
+        delivery: Delivery,
+    ) -> Result<Option<SegmentOutcome>> {
         let (reply, answer) = oneshot::channel();
-        self.send(run_id, Command::ResumeLive(run_id, Box::new(delivery), reply))?;
+        self.send(
+            run_id,
+            Command::ResumeLive(run_id, Box::new(delivery), reply),
+        )?;
         answer.await.map_err(|_| Error::ExecutorGone { run_id })?
     }
 
@@ -162,7 +173,8 @@ impl Worker {
                     let result = guarded(run_id, || Ok(run.resume(&delivery)));
                     let answer = match result {
                         Ok(Ok(segment)) => Ok(Some(self.keep(run_id, segment))),
-                        Ok(Err((error, run))) => {
+                        Ok(Err(rejected)) => {
+                            let (error, run) = *rejected;
                             self.live.insert(run_id, run);
                             Err(error)
                         }

@@ -98,10 +98,18 @@ pub(crate) fn new_context(
     let crypto = ObjectInitializer::new(&mut ctx)
         .property(js_string!("randomUUID"), random_uuid, Attribute::all())
         .build();
-    ctx.register_global_property(js_string!("crypto"), crypto, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
+    ctx.register_global_property(
+        js_string!("crypto"),
+        crypto,
+        Attribute::WRITABLE | Attribute::CONFIGURABLE,
+    )?;
 
     let console = console_object(&mut ctx);
-    ctx.register_global_property(js_string!("console"), console, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
+    ctx.register_global_property(
+        js_string!("console"),
+        console,
+        Attribute::WRITABLE | Attribute::CONFIGURABLE,
+    )?;
 
     let host_call = native(&ctx, call_host_tool, "__callHostTool__", 3);
     ctx.register_global_property(

@@ -16,29 +16,37 @@ use crate::model::{CallResult, FailureKind, ParkedCall};
 use crate::state::HostState;
 
 /// The native `__callHostTool__(service, methodPath, args)`.
-pub(crate) fn call_host_tool(_this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
+pub(crate) fn call_host_tool(
+    _this: &JsValue,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<JsValue> {
     if let Some(fatal) = &HostState::get(ctx)?.fatal {
         return Err(abort(fatal.message.clone()));
     }
     let service = service_name(args.first())?;
     let method = method_path(args.get(1), ctx)?;
     let call_args = call_arguments(args.get(2), &service, &method, ctx)?;
-    let args_text = serde_json::to_string(&call_args).unwrap_or_default();
+    let args_bytes = json_size(&call_args);
     let hash = args_hash(&call_args);
 
     let state = HostState::get(ctx)?;
     let seq = state.next_seq;
     if seq >= state.limits.max_host_calls {
-        let message = format!("call #{seq} ({service}.{method}) would exceed the per-run host call limit");
+        let message =
+            format!("call #{seq} ({service}.{method}) would exceed the per-run host call limit");
         let error = state.poison_limit(LimitKind::HostCalls, message);
         return Err(abort(error.to_string()));
     }
     state.next_seq += 1;
-    if let Err(error) = state.add_journal_bytes(args_text.len(), &format!("the arguments of call #{seq}")) {
+    if let Err(error) =
+        state.add_journal_bytes(args_bytes, &format!("the arguments of call #{seq}"))
+    {
         return Err(abort(error.to_string()));
     }
     if let Some(journaled) = state.journal.get(seq as usize) {
-        if journaled.service != service || journaled.method != method || journaled.args_hash != hash {
+        if journaled.service != service || journaled.method != method || journaled.args_hash != hash
+        {
             let message = format!(
                 "replay diverged at call #{seq}: the code called {service}.{method} with args hash {hash}, \
                  the journal holds {}.{} with args hash {}",
@@ -82,7 +90,8 @@ fn service_name(value: Option<&JsValue>) -> JsResult<String> {
     match value.and_then(JsValue::as_string) {
         Some(name) if !name.is_empty() => Ok(name.to_std_string_escaped()),
         _ => Err(type_error(
-            "__callHostTool__: the first argument (service name) must be a non-empty string".to_owned(),
+            "__callHostTool__: the first argument (service name) must be a non-empty string"
+                .to_owned(),
         )),
     }
 }
@@ -96,7 +105,11 @@ fn method_path(value: Option<&JsValue>, ctx: &mut Context) -> JsResult<String> {
     };
     let value = value.ok_or_else(invalid)?;
     if let Some(text) = value.as_string() {
-        return if text.is_empty() { Err(invalid()) } else { Ok(text.to_std_string_escaped()) };
+        return if text.is_empty() {
+            Err(invalid())
+        } else {
+            Ok(text.to_std_string_escaped())
+        };
     }
     let Some(object) = value.as_object().filter(|o| o.is_array()) else {
         return Err(invalid());
@@ -116,7 +129,12 @@ fn method_path(value: Option<&JsValue>, ctx: &mut Context) -> JsResult<String> {
     Ok(parts.join("."))
 }
 
-fn call_arguments(value: Option<&JsValue>, service: &str, method: &str, ctx: &mut Context) -> JsResult<Value> {
+fn call_arguments(
+    value: Option<&JsValue>,
+    service: &str,
+    method: &str,
+    ctx: &mut Context,
+) -> JsResult<Value> {
     let value = match value {
         None => return Ok(Value::Array(Vec::new())),
         Some(v) if v.is_undefined() => return Ok(Value::Array(Vec::new())),
@@ -172,7 +190,9 @@ pub(crate) fn settle_call(seq: u64, result: &CallResult, ctx: &mut Context) -> J
     match result {
         CallResult::Ok(value) => {
             let value = JsValue::from_json(value, ctx)?;
-            resolvers.resolve.call(&JsValue::undefined(), &[value], ctx)?;
+            resolvers
+                .resolve
+                .call(&JsValue::undefined(), &[value], ctx)?;
         }
         CallResult::Err(failure) => {
             let error = JsNativeError::error()
@@ -190,7 +210,9 @@ pub(crate) fn settle_call(seq: u64, result: &CallResult, ctx: &mut Context) -> J
                     .configurable(true);
                 error.define_property_or_throw(js_string!(key), descriptor, ctx)?;
             }
-            resolvers.reject.call(&JsValue::undefined(), &[error.into()], ctx)?;
+            resolvers
+                .reject
+                .call(&JsValue::undefined(), &[error.into()], ctx)?;
         }
     }
     Ok(())

@@ -86,6 +86,6 @@ pub use executor::{Sandbox, SandboxConfig};
 pub use hash::args_hash;
 pub use limits::{LimitKind, SandboxLimits};
 pub use model::{
-    CallResult, DeliveredResult, Delivery, FailureKind, HostCallError, IssuedCall, LogLevel, LogLine, ParkedCall,
-    RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
+    CallResult, DeliveredResult, Delivery, FailureKind, HostCallError, IssuedCall, LogLevel,
+    LogLine, ParkedCall, RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
 };

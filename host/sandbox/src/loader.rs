@@ -31,7 +31,11 @@ const COMMONJS_PICK: &str = r#"
 })()"#;
 
 /// Loads `code` and returns its handler, or the failure to report.
-pub(crate) fn load_handler(code: &str, task_name: &str, ctx: &mut Context) -> Result<Handler, TaskFailure> {
+pub(crate) fn load_handler(
+    code: &str,
+    task_name: &str,
+    ctx: &mut Context,
+) -> Result<Handler, TaskFailure> {
     // The wrapper keeps line numbers: the task's first line is the wrapper's first line.
     let wrapped = format!(
         "(function () {{ const module = {{ exports: {{}} }}; const pair = (function (module, exports) {{{code}\n;\
@@ -40,7 +44,9 @@ pub(crate) fn load_handler(code: &str, task_name: &str, ctx: &mut Context) -> Re
     );
     match Script::parse(Source::from_bytes(wrapped.as_bytes()), None, ctx) {
         Ok(script) => {
-            let picked = script.evaluate(ctx).map_err(|e| top_level_failure(&e, ctx))?;
+            let picked = script
+                .evaluate(ctx)
+                .map_err(|e| top_level_failure(&e, ctx))?;
             let read = |index: u32, ctx: &mut Context| match picked.as_object() {
                 Some(pair) => pair.get(index, ctx).map_err(|e| top_level_failure(&e, ctx)),
                 None => Ok(JsValue::undefined()),
@@ -60,8 +66,14 @@ pub(crate) fn load_handler(code: &str, task_name: &str, ctx: &mut Context) -> Re
             let module = match Module::parse(Source::from_bytes(code.as_bytes()), None, ctx) {
                 Ok(module) => module,
                 Err(module_error) => {
-                    let error = if has_module_syntax(code) { module_error } else { script_error };
-                    return Err(invalid(format!("task {task_name} does not compile: {error}")));
+                    let error = if has_module_syntax(code) {
+                        module_error
+                    } else {
+                        script_error
+                    };
+                    return Err(invalid(format!(
+                        "task {task_name} does not compile: {error}"
+                    )));
                 }
             };
             module_handler(&module, task_name, ctx)
@@ -76,7 +88,11 @@ fn has_module_syntax(code: &str) -> bool {
     })
 }
 
-fn module_handler(module: &Module, task_name: &str, ctx: &mut Context) -> Result<Handler, TaskFailure> {
+fn module_handler(
+    module: &Module,
+    task_name: &str,
+    ctx: &mut Context,
+) -> Result<Handler, TaskFailure> {
     let evaluation = module.load_link_evaluate(ctx);
     ctx.run_jobs().map_err(|e| engine_failure(&e, ctx))?;
     match evaluation.state() {
@@ -97,7 +113,9 @@ fn module_handler(module: &Module, task_name: &str, ctx: &mut Context) -> Result
     }
     let namespace = module.namespace(ctx);
     for key in ["default", "main"] {
-        let value = namespace.get(js_string!(key), ctx).map_err(|e| top_level_failure(&e, ctx))?;
+        let value = namespace
+            .get(js_string!(key), ctx)
+            .map_err(|e| top_level_failure(&e, ctx))?;
         if let Some(function) = value.as_object().filter(|o| o.is_callable()) {
             return Ok(Handler {
                 function: function.clone(),
@@ -136,10 +154,10 @@ fn no_handler(task_name: &str) -> TaskFailure {
 
 /// Wraps whatever the handler returned in a promise (a sync handler's value resolves at once).
 pub(crate) fn as_promise(value: JsValue, ctx: &mut Context) -> JsResult<JsPromise> {
-    if let Some(object) = value.as_object() {
-        if let Ok(promise) = JsPromise::from_object(object.clone()) {
-            return Ok(promise);
-        }
+    if let Some(object) = value.as_object()
+        && let Ok(promise) = JsPromise::from_object(object.clone())
+    {
+        return Ok(promise);
     }
     JsPromise::resolve(value, ctx)
 }

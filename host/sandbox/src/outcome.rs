@@ -4,8 +4,8 @@
 
 use boa_engine::builtins::promise::PromiseState;
 use boa_engine::error::EngineError;
-use boa_engine::object::builtins::JsPromise;
 use boa_engine::error::RuntimeLimitError;
+use boa_engine::object::builtins::JsPromise;
 use boa_engine::{Context, JsError, JsValue, js_string};
 use serde_json::Value;
 
@@ -15,12 +15,28 @@ use crate::model::{FailureKind, RunOutcome, TaskFailure};
 use crate::state::HostState;
 
 pub(crate) const NEVER_SETTLES: &str = "task is waiting on a promise that can never settle \
-     (no host call is outstanding and no job is queued)";
+     (no host call is outstanding and no job is queued; note: a recursion, stack-size or loop limit hit \
+     after an `await` also ends here, because boa 0.22 drops engine errors in await continuations)";
 
 /// The run's outcome from the handler promise, after the job queue has drained.
 pub(crate) fn current_outcome(promise: &JsPromise, ctx: &mut Context) -> RunOutcome {
     if let Some(failure) = fatal(ctx) {
         return RunOutcome::Failed(failure);
+    }
+    // boa drops engine errors raised after an `await` (its await closure ignores the resumption's
+    // completion), so an exhausted budget is detected from the counter, not from an error.
+    #[cfg(feature = "instruction-budget")]
+    if ctx.instructions_remaining() == 0 {
+        let value = HostState::get(ctx)
+            .map(|s| LimitKind::InstructionBudget.value_in(&s.limits))
+            .unwrap_or_default();
+        return RunOutcome::Failed(TaskFailure {
+            kind: FailureKind::Limit(LimitKind::InstructionBudget),
+            message: format!(
+                "sandbox limit instruction_budget ({value}) exceeded: the run executed all its instructions"
+            ),
+            stack: None,
+        });
     }
     match promise.state() {
         PromiseState::Fulfilled(value) => match to_json(&value, ctx) {
@@ -58,7 +74,9 @@ pub(crate) fn current_outcome(promise: &JsPromise, ctx: &mut Context) -> RunOutc
 
 /// The poison set by limits or divergence, if any.
 pub(crate) fn fatal(ctx: &mut Context) -> Option<TaskFailure> {
-    HostState::get(ctx).ok().and_then(|state| state.fatal.clone())
+    HostState::get(ctx)
+        .ok()
+        .and_then(|state| state.fatal.clone())
 }
 
 /// A failure for an error that escaped to Rust (engine limits, aborts, or a thrown value).
@@ -68,8 +86,12 @@ pub(crate) fn engine_failure(error: &JsError, ctx: &mut Context) -> TaskFailure 
     }
     let limits = HostState::get(ctx).map(|s| s.limits.clone()).ok();
     let limit = match error.as_engine() {
-        Some(EngineError::RuntimeLimit(RuntimeLimitError::LoopIteration)) => Some(LimitKind::LoopIterations),
-        Some(EngineError::RuntimeLimit(RuntimeLimitError::Recursion)) => Some(LimitKind::RecursionDepth),
+        Some(EngineError::RuntimeLimit(RuntimeLimitError::LoopIteration)) => {
+            Some(LimitKind::LoopIterations)
+        }
+        Some(EngineError::RuntimeLimit(RuntimeLimitError::Recursion)) => {
+            Some(LimitKind::RecursionDepth)
+        }
         Some(EngineError::RuntimeLimit(RuntimeLimitError::StackSize)) => Some(LimitKind::StackSize),
         #[cfg(feature = "instruction-budget")]
         Some(EngineError::NoInstructionsRemain) => Some(LimitKind::InstructionBudget),

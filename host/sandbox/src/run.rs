@@ -15,7 +15,9 @@ use crate::globals::new_context;
 use crate::hostcall::settle_call;
 use crate::limits::SandboxLimits;
 use crate::loader::{as_promise, load_handler};
-use crate::model::{Delivery, FailureKind, RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure};
+use crate::model::{
+    Delivery, FailureKind, RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
+};
 use crate::outcome::{current_outcome, engine_failure};
 use crate::state::HostState;
 
@@ -29,7 +31,9 @@ pub(crate) struct LiveRun {
 
 impl std::fmt::Debug for LiveRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveRun").field("run_id", &self.run_id).finish_non_exhaustive()
+        f.debug_struct("LiveRun")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +44,10 @@ pub(crate) struct Segment {
 }
 
 /// Runs the handler in a fresh context at the run's start time, then replays the journal's deliveries.
-pub(crate) fn start_or_replay(request: &SegmentRequest, limits: Arc<SandboxLimits>) -> Result<Segment> {
+pub(crate) fn start_or_replay(
+    request: &SegmentRequest,
+    limits: Arc<SandboxLimits>,
+) -> Result<Segment> {
     let (mut ctx, clock) = new_context(limits, request.seed, request.start_time_ms)
         .map_err(|e| Error::ContextSetup(e.to_string()))?;
     let replaying = !request.deliveries.is_empty();
@@ -62,9 +69,11 @@ pub(crate) fn start_or_replay(request: &SegmentRequest, limits: Arc<SandboxLimit
     };
     for (index, delivery) in request.deliveries.iter().enumerate() {
         if let Some(failure) = run.settled_or_fatal() {
-            let failure = failure.unwrap_or_else(|| divergence(format!(
-                "replay diverged: the run finished before the journal's delivery #{index}"
-            )));
+            let failure = failure.unwrap_or_else(|| {
+                divergence(format!(
+                    "replay diverged: the run finished before the journal's delivery #{index}"
+                ))
+            });
             return Ok(finished(RunOutcome::Failed(failure), &mut run.ctx));
         }
         if let Err(seq) = run.check_delivery(delivery) {
@@ -100,7 +109,9 @@ fn start_handler(request: &SegmentRequest, ctx: &mut Context) -> Result<JsPromis
         Err(error) if error.as_engine().is_some() => return Err(engine_failure(&error, ctx)),
         // A synchronous throw (non-async handler) fails the run like a rejection.
         Err(error) => {
-            let reason = error.into_opaque(ctx).map_err(|e| engine_failure(&e, ctx))?;
+            let reason = error
+                .into_opaque(ctx)
+                .map_err(|e| engine_failure(&e, ctx))?;
             let (message, stack) = crate::outcome::describe_error(&reason, ctx);
             return Err(TaskFailure {
                 kind: FailureKind::Threw,
@@ -127,7 +138,9 @@ fn divergence(message: String) -> TaskFailure {
 }
 
 fn finished(outcome: RunOutcome, ctx: &mut Context) -> Segment {
-    let logs = HostState::get(ctx).map(|s| std::mem::take(&mut s.logs)).unwrap_or_default();
+    let logs = HostState::get(ctx)
+        .map(|s| std::mem::take(&mut s.logs))
+        .unwrap_or_default();
     Segment {
         outcome: SegmentOutcome { outcome, logs },
         live: None,
@@ -135,11 +148,11 @@ fn finished(outcome: RunOutcome, ctx: &mut Context) -> Segment {
 }
 
 impl LiveRun {
-    /// Applies one live delivery. `Err(UnknownCall)` leaves the run untouched.
-    pub(crate) fn resume(mut self, delivery: &Delivery) -> Result<Segment, (Error, LiveRun)> {
+    /// Applies one live delivery. `Err(UnknownCall)` hands the untouched run back.
+    pub(crate) fn resume(mut self, delivery: &Delivery) -> Result<Segment, Box<(Error, LiveRun)>> {
         if let Err(seq) = self.check_delivery(delivery) {
             let run_id = self.run_id;
-            return Err((Error::UnknownCall { run_id, seq }, self));
+            return Err(Box::new((Error::UnknownCall { run_id, seq }, self)));
         }
         self.apply(delivery);
         Ok(self.finish_segment())

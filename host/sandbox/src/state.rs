@@ -43,11 +43,13 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub(crate) fn get(ctx: &mut Context) -> JsResult<&mut HostState> {
-        ctx.host_defined_mut().get_mut::<HostState>().ok_or_else(|| {
-            JsNativeError::error()
-                .with_message("sandbox host state is missing")
-                .into()
-        })
+        ctx.host_defined_mut()
+            .get_mut::<HostState>()
+            .ok_or_else(|| {
+                JsNativeError::error()
+                    .with_message("sandbox host state is missing")
+                    .into()
+            })
     }
 
     /// Marks the run as failed for `kind` and returns the error to throw at the call site (the
@@ -72,7 +74,11 @@ impl HostState {
         }
     }
 
-    pub(crate) fn add_journal_bytes(&mut self, bytes: usize, what: &str) -> Result<(), boa_engine::JsError> {
+    pub(crate) fn add_journal_bytes(
+        &mut self,
+        bytes: usize,
+        what: &str,
+    ) -> Result<(), boa_engine::JsError> {
         self.journal_bytes = self.journal_bytes.saturating_add(bytes as u64);
         if self.journal_bytes > self.limits.max_journal_bytes {
             let total = self.journal_bytes;

@@ -8,7 +8,14 @@ use tasker_sandbox::{FailureKind, RunOutcome};
 
 async fn run(code: &str) -> serde_json::Value {
     let sandbox = sandbox();
-    let driven = drive(&sandbox, request(1, code, json!({"name": "Oslo"})), Resume::Live, all, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(1, code, json!({"name": "Oslo"})),
+        Resume::Live,
+        all,
+        echo_host,
+    )
+    .await;
     completed(&driven.outcome).clone()
 }
 
@@ -109,7 +116,9 @@ function getHeader(details, name) {
 fn gmail_host(call: &tasker_sandbox::ParkedCall) -> tasker_sandbox::CallResult {
     let arg = &call.args[0];
     let value = match call.method.as_str() {
-        "admin.domains.list" => json!({"domains": [{"domainName": "a.example"}, {"domainName": "b.example"}]}),
+        "admin.domains.list" => {
+            json!({"domains": [{"domainName": "a.example"}, {"domainName": "b.example"}]})
+        }
         "admin.users.list" => {
             let domain = arg["domain"].as_str().unwrap_or_default();
             json!({"users": [{"primaryEmail": format!("x@{domain}")}, {"primaryEmail": format!("y@{domain}")}]})
@@ -127,20 +136,48 @@ fn gmail_host(call: &tasker_sandbox::ParkedCall) -> tasker_sandbox::CallResult {
 async fn original_gmail_search_task_runs_unmodified_live_and_by_replay() {
     let sandbox = sandbox();
     let input = json!({"gmailSearchQuery": "invoice", "maxUsersPerDomain": 2});
-    let live = drive(&sandbox, request(10, GMAIL_SEARCH, input.clone()), Resume::Live, common::one, gmail_host).await;
+    let live = drive(
+        &sandbox,
+        request(10, GMAIL_SEARCH, input.clone()),
+        Resume::Live,
+        common::one,
+        gmail_host,
+    )
+    .await;
     let result = completed(&live.outcome).clone();
     assert_eq!(result["summary"]["totalMessagesFound"], json!(8));
-    assert_eq!(result["executionInfo"]["totalApiCalls"], json!(1 + 2 + 4 + 8));
-    assert_eq!(result["sampleMessages"][0]["subject"], json!("m1 for x@a.example"));
+    assert_eq!(
+        result["executionInfo"]["totalApiCalls"],
+        json!(1 + 2 + 4 + 8)
+    );
+    assert_eq!(
+        result["sampleMessages"][0]["subject"],
+        json!("m1 for x@a.example")
+    );
     assert_eq!(live.issued.len(), 15);
     assert_eq!(live.issued[1].method, "admin.users.list");
     assert_eq!(live.logs.len(), 3);
-    assert_eq!(live.logs[0].message, r#"Starting search {"gmailSearchQuery":"invoice","maxResultsPerUser":10}"#);
+    assert_eq!(
+        live.logs[0].message,
+        r#"Starting search {"gmailSearchQuery":"invoice","maxResultsPerUser":10}"#
+    );
 
-    let replayed = drive(&sandbox, request(11, GMAIL_SEARCH, input), Resume::Replay, common::one, gmail_host).await;
+    let replayed = drive(
+        &sandbox,
+        request(11, GMAIL_SEARCH, input),
+        Resume::Replay,
+        common::one,
+        gmail_host,
+    )
+    .await;
     assert_eq!(completed(&replayed.outcome), &result);
-    let messages = |d: &common::Driven| d.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>();
-    assert_eq!(messages(&replayed), messages(&live), "replay reports each console line exactly once");
+    let messages =
+        |d: &common::Driven| d.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        messages(&replayed),
+        messages(&live),
+        "replay reports each console line exactly once"
+    );
 }
 
 #[tokio::test]
@@ -149,13 +186,28 @@ async fn tasks_without_a_handler_or_with_syntax_errors_fail_clearly() {
     for (code, expected) in [
         ("const x = 1;", "no task handler found"),
         ("module.exports = async function ( {", "does not compile"),
-        ("import fs from 'fs'; export default async function () {}", "test-task-1"),
+        (
+            "import fs from 'fs'; export default async function () {}",
+            "test-task-1",
+        ),
         ("throw new Error('top level boom');", "top level boom"),
     ] {
-        let outcome = sandbox.start_or_replay(request(1, code, json!({}))).await.unwrap().outcome;
+        let outcome = sandbox
+            .start_or_replay(request(1, code, json!({})))
+            .await
+            .unwrap()
+            .outcome;
         let failure = failed(&outcome);
-        assert_eq!(failure.kind, FailureKind::InvalidTask, "{code}: {failure:?}");
-        assert!(failure.message.contains(expected), "{code}: {}", failure.message);
+        assert_eq!(
+            failure.kind,
+            FailureKind::InvalidTask,
+            "{code}: {failure:?}"
+        );
+        assert!(
+            failure.message.contains(expected),
+            "{code}: {}",
+            failure.message
+        );
     }
 }
 
@@ -168,7 +220,11 @@ async fn sandbox_exposes_only_ecmascript_and_task_globals() {
         tools: typeof tools, call: typeof __callHostTool__, uuid: typeof crypto.randomUUID,
         console: typeof console.debug,
     });"#;
-    let outcome = sandbox.start_or_replay(request(1, code, json!({}))).await.unwrap().outcome;
+    let outcome = sandbox
+        .start_or_replay(request(1, code, json!({})))
+        .await
+        .unwrap()
+        .outcome;
     assert_eq!(
         completed(&outcome),
         &json!({"weakRef": "undefined", "finalization": "undefined", "timeout": "undefined", "fetch": "undefined",

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Resume, all, completed, drive, echo_host, failed, one, request, sandbox};
-use serde_json::{Value, json};
+use common::{Resume, completed, drive, echo_host, failed, one, request, sandbox};
+use serde_json::json;
 use tasker_sandbox::{CallResult, FailureKind, HostCallError, ParkedCall, RunOutcome};
 
 const NONDETERMINISTIC: &str = r#"module.exports = async function () {
@@ -21,13 +21,35 @@ const NONDETERMINISTIC: &str = r#"module.exports = async function () {
 #[tokio::test]
 async fn replay_sees_the_same_dates_randoms_and_uuids_as_live_execution() {
     let sandbox = sandbox();
-    let live = drive(&sandbox, request(1, NONDETERMINISTIC, json!({})), Resume::Live, one, echo_host).await;
-    let replayed = drive(&sandbox, request(2, NONDETERMINISTIC, json!({})), Resume::Replay, one, echo_host).await;
+    let live = drive(
+        &sandbox,
+        request(1, NONDETERMINISTIC, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
+    let replayed = drive(
+        &sandbox,
+        request(2, NONDETERMINISTIC, json!({})),
+        Resume::Replay,
+        one,
+        echo_host,
+    )
+    .await;
     let result = completed(&live.outcome);
     assert_eq!(completed(&replayed.outcome), result);
     let entries = result.as_array().unwrap();
-    assert_eq!(entries[0]["now"], json!(common::START_MS), "first segment runs at the start time");
-    assert_eq!(entries[1]["now"], json!(common::START_MS + 1_000), "later segments at their delivery time");
+    assert_eq!(
+        entries[0]["now"],
+        json!(common::START_MS),
+        "first segment runs at the start time"
+    );
+    assert_eq!(
+        entries[1]["now"],
+        json!(common::START_MS + 1_000),
+        "later segments at their delivery time"
+    );
     assert_eq!(entries[0]["iso"], json!("2023-11-14T22:13:20.000Z"));
     assert_eq!(entries[0]["hour"], json!(22), "local time zone is UTC");
     assert_ne!(entries[0]["random"], entries[1]["random"]);
@@ -44,18 +66,35 @@ async fn replay_sees_the_same_dates_randoms_and_uuids_as_live_execution() {
 async fn replay_after_the_last_delivery_reports_only_new_calls() {
     let sandbox = sandbox();
     let code = "module.exports = async () => { const a = await tools.svc.echo(1); const [b, c] = await Promise.all([tools.svc.echo(a + 1), tools.svc.echo(a + 2)]); return b + c; };";
-    let first = sandbox.start_or_replay(request(4, code, json!({}))).await.unwrap();
-    let RunOutcome::Suspended { new_calls, .. } = first.outcome else { panic!() };
+    let first = sandbox
+        .start_or_replay(request(4, code, json!({})))
+        .await
+        .unwrap();
+    let RunOutcome::Suspended { new_calls, .. } = first.outcome else {
+        panic!()
+    };
     let mut replay = request(4, code, json!({}));
     replay.issued = new_calls.iter().map(ParkedCall::to_issued).collect();
     replay.deliveries = vec![tasker_sandbox::Delivery {
         segment_time_ms: common::START_MS + 10,
-        results: vec![tasker_sandbox::DeliveredResult { seq: 0, result: CallResult::Ok(json!(1)) }],
+        results: vec![tasker_sandbox::DeliveredResult {
+            seq: 0,
+            result: CallResult::Ok(json!(1)),
+        }],
     }];
     sandbox.evict(4);
     let replayed = sandbox.start_or_replay(replay).await.unwrap();
-    let RunOutcome::Suspended { new_calls, outstanding } = replayed.outcome else { panic!("{:?}", replayed.outcome) };
-    assert_eq!(new_calls.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2]);
+    let RunOutcome::Suspended {
+        new_calls,
+        outstanding,
+    } = replayed.outcome
+    else {
+        panic!("{:?}", replayed.outcome)
+    };
+    assert_eq!(
+        new_calls.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     assert_eq!(new_calls[1].args, json!([3]));
     assert_eq!(outstanding, vec![1, 2]);
 }
@@ -64,7 +103,14 @@ async fn replay_after_the_last_delivery_reports_only_new_calls() {
 async fn a_diverging_replay_fails_naming_the_call_and_both_sides() {
     let sandbox = sandbox();
     let original = "module.exports = async () => { await tools.svc.echo(1); await tools.keystore.getKey('a'); return 1; };";
-    let live = drive(&sandbox, request(5, original, json!({})), Resume::Live, one, echo_host).await;
+    let live = drive(
+        &sandbox,
+        request(5, original, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
     assert_eq!(completed(&live.outcome), &json!(1));
 
     let changed = "module.exports = async () => { await tools.svc.echo(1); await tools.keystore.getKey('b'); return 1; };";
@@ -75,16 +121,33 @@ async fn a_diverging_replay_fails_naming_the_call_and_both_sides() {
     let failure = failed(&outcome);
     assert_eq!(failure.kind, FailureKind::Divergence);
     assert!(failure.message.contains("call #1"), "{}", failure.message);
-    assert!(failure.message.contains("the code called keystore.getKey with args hash"), "{}", failure.message);
-    assert!(failure.message.contains(&format!("the journal holds keystore.getKey with args hash {}", live.issued[1].args_hash)));
+    assert!(
+        failure
+            .message
+            .contains("the code called keystore.getKey with args hash"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains(&format!(
+        "the journal holds keystore.getKey with args hash {}",
+        live.issued[1].args_hash
+    )));
 
     let other_method = "module.exports = async () => { await tools.svc.echo(1); try { await tools.gapi.list('a'); } catch (e) {} return 1; };";
     let mut replay = request(7, other_method, json!({}));
     replay.issued = live.issued.clone();
     replay.deliveries = live.deliveries.clone();
     let failure = failed(&sandbox.start_or_replay(replay).await.unwrap().outcome).clone();
-    assert_eq!(failure.kind, FailureKind::Divergence, "a try/catch cannot hide divergence");
-    assert!(failure.message.contains("gapi.list") && failure.message.contains("keystore.getKey"), "{}", failure.message);
+    assert_eq!(
+        failure.kind,
+        FailureKind::Divergence,
+        "a try/catch cannot hide divergence"
+    );
+    assert!(
+        failure.message.contains("gapi.list") && failure.message.contains("keystore.getKey"),
+        "{}",
+        failure.message
+    );
 
     let fewer = "module.exports = async () => { await tools.svc.echo(1); return 1; };";
     let mut replay = request(8, fewer, json!({}));
@@ -98,7 +161,10 @@ async fn a_diverging_replay_fails_naming_the_call_and_both_sides() {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -128,12 +194,10 @@ async fn live_resume_and_replay_agree_on_random_result_sequences() {
     for case in 0..12u64 {
         let mut results = Lcg(case * 7919 + 1);
         let mut batches = Lcg(case + 17);
-        let outcomes: Vec<Value> = Vec::new();
-        let _ = outcomes;
-        let mut host_for = |seed: u64| {
+        let host_for = |seed: u64| {
             let mut generator = Lcg(seed);
             move |call: &ParkedCall| {
-                if generator.next() % 5 == 0 {
+                if generator.next().is_multiple_of(5) {
                     CallResult::Err(HostCallError {
                         code: format!("E{}", call.seq),
                         message: "random failure".into(),
@@ -166,11 +230,16 @@ async fn live_resume_and_replay_agree_on_random_result_sequences() {
             host_for(seed),
         )
         .await;
-        assert!(matches!(live.outcome, RunOutcome::Completed { .. }), "case {case}: {:?}", live.outcome);
+        assert!(
+            matches!(live.outcome, RunOutcome::Completed { .. }),
+            "case {case}: {:?}",
+            live.outcome
+        );
         assert_eq!(live.outcome, replayed.outcome, "case {case}");
         assert_eq!(live.issued, replayed.issued, "case {case}");
         assert_eq!(live.deliveries, replayed.deliveries, "case {case}");
-        let messages = |d: &common::Driven| d.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>();
+        let messages =
+            |d: &common::Driven| d.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>();
         assert_eq!(messages(&live), messages(&replayed), "case {case}");
         // And one full replay from the final journal reproduces the result in a single step.
         let mut full = request(300 + case as i64, BRANCHY, json!({"rounds": 3 + case % 4}));
@@ -179,5 +248,4 @@ async fn live_resume_and_replay_agree_on_random_result_sequences() {
         let once = sandbox.start_or_replay(full).await.unwrap();
         assert_eq!(once.outcome, live.outcome, "case {case}");
     }
-    let _ = all;
 }

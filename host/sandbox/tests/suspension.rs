@@ -16,12 +16,24 @@ async fn three_sequential_calls_suspend_three_times_and_complete() {
         const c = await tools["echo-service"].echo(b + 1);
         return [a, b, c];
     };"#;
-    let driven = drive(&sandbox, request(1, code, json!({"x": 1})), Resume::Live, all, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(1, code, json!({"x": 1})),
+        Resume::Live,
+        all,
+        echo_host,
+    )
+    .await;
     assert_eq!(completed(&driven.outcome), &json!([1, 2, 3]));
     assert_eq!(driven.segments, 4);
     let seqs: Vec<u64> = driven.issued.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, vec![0, 1, 2]);
-    assert!(driven.issued.iter().all(|c| c.service == "echo-service" && c.method == "echo"));
+    assert!(
+        driven
+            .issued
+            .iter()
+            .all(|c| c.service == "echo-service" && c.method == "echo")
+    );
 }
 
 #[tokio::test]
@@ -31,8 +43,15 @@ async fn promise_all_of_five_calls_is_reported_in_one_suspension() {
         const results = await Promise.all([1, 2, 3, 4, 5].map(n => tools.svc.echo(n * 10)));
         return results;
     };"#;
-    let first = sandbox.start_or_replay(request(2, code, json!({}))).await.unwrap();
-    let RunOutcome::Suspended { new_calls, outstanding } = &first.outcome else {
+    let first = sandbox
+        .start_or_replay(request(2, code, json!({})))
+        .await
+        .unwrap();
+    let RunOutcome::Suspended {
+        new_calls,
+        outstanding,
+    } = &first.outcome
+    else {
         panic!("expected suspension, got {:?}", first.outcome);
     };
     assert_eq!(new_calls.len(), 5);
@@ -50,7 +69,11 @@ async fn promise_all_of_five_calls_is_reported_in_one_suspension() {
             })
             .collect(),
     };
-    let second = sandbox.resume_live(2, deliver(&[4, 1])).await.unwrap().unwrap();
+    let second = sandbox
+        .resume_live(2, deliver(&[4, 1]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         second.outcome,
         RunOutcome::Suspended {
@@ -58,9 +81,17 @@ async fn promise_all_of_five_calls_is_reported_in_one_suspension() {
             outstanding: vec![0, 2, 3]
         }
     );
-    let third = sandbox.resume_live(2, deliver(&[0, 2, 3])).await.unwrap().unwrap();
+    let third = sandbox
+        .resume_live(2, deliver(&[0, 2, 3]))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(completed(&third.outcome), &json!([0, 100, 200, 300, 400]));
-    assert_eq!(sandbox.resume_live(2, deliver(&[0])).await.unwrap(), None, "a finished run is not live");
+    assert_eq!(
+        sandbox.resume_live(2, deliver(&[0])).await.unwrap(),
+        None,
+        "a finished run is not live"
+    );
 }
 
 #[tokio::test]
@@ -76,7 +107,14 @@ async fn try_catch_does_not_swallow_suspension_but_catches_a_failed_call() {
             return { first, message: e.message, code: e.code, service: e.service, method: e.method, isError: e instanceof Error };
         }
     };"#;
-    let driven = drive(&sandbox, request(3, code, json!({})), Resume::Live, one, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(3, code, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
     assert_eq!(
         completed(&driven.outcome),
         &json!({"first": "kept", "message": "keystore failed", "code": "E_TEST", "service": "keystore",
@@ -88,7 +126,14 @@ async fn try_catch_does_not_swallow_suspension_but_catches_a_failed_call() {
 async fn an_uncaught_failed_call_fails_the_run_with_message_and_stack() {
     let sandbox = sandbox();
     let code = "module.exports = async () => { await inner(); };\nasync function inner() { await tools.gapi.fail(); }";
-    let driven = drive(&sandbox, request(4, code, json!({})), Resume::Live, one, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(4, code, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
     let failure = failed(&driven.outcome);
     assert_eq!(failure.kind, FailureKind::Threw);
     assert_eq!(failure.message, "Error: gapi failed");
@@ -103,17 +148,32 @@ async fn an_uncaught_failed_call_fails_the_run_with_message_and_stack() {
     let failure = failed(&thrown.outcome);
     assert_eq!(failure.message, "TypeError: bad input");
     let stack = failure.stack.clone().unwrap_or_default();
-    assert!(stack.contains("helper"), "stack names the throwing function: {stack}");
+    assert!(
+        stack.contains("helper"),
+        "stack names the throwing function: {stack}"
+    );
 }
 
 #[tokio::test]
 async fn a_promise_that_can_never_settle_fails_clearly() {
     let sandbox = sandbox();
-    let code = "module.exports = async () => { await tools.svc.echo(1); await new Promise(() => {}); };";
-    let driven = drive(&sandbox, request(6, code, json!({})), Resume::Live, all, echo_host).await;
+    let code =
+        "module.exports = async () => { await tools.svc.echo(1); await new Promise(() => {}); };";
+    let driven = drive(
+        &sandbox,
+        request(6, code, json!({})),
+        Resume::Live,
+        all,
+        echo_host,
+    )
+    .await;
     let failure = failed(&driven.outcome);
     assert_eq!(failure.kind, FailureKind::NeverSettles);
-    assert!(failure.message.contains("task is waiting on a promise that can never settle"));
+    assert!(
+        failure
+            .message
+            .contains("task is waiting on a promise that can never settle")
+    );
 }
 
 #[tokio::test]
@@ -126,9 +186,20 @@ async fn tools_proxy_builds_method_paths_and_argument_arrays() {
         await __callHostTool__("svc", "noargs");
         return "done";
     };"#;
-    let driven = drive(&sandbox, request(7, code, json!({})), Resume::Live, one, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(7, code, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
     assert_eq!(completed(&driven.outcome), &json!("done"));
-    let shapes: Vec<(String, String)> = driven.issued.iter().map(|c| (c.service.clone(), c.method.clone())).collect();
+    let shapes: Vec<(String, String)> = driven
+        .issued
+        .iter()
+        .map(|c| (c.service.clone(), c.method.clone()))
+        .collect();
     assert_eq!(
         shapes,
         vec![
@@ -138,9 +209,18 @@ async fn tools_proxy_builds_method_paths_and_argument_arrays() {
             ("svc".into(), "noargs".into()),
         ]
     );
-    assert_eq!(driven.issued[1].args_hash, tasker_sandbox::args_hash(&json!([{"customer": "c"}])));
-    assert_eq!(driven.issued[2].args_hash, tasker_sandbox::args_hash(&json!({"named": true})));
-    assert_eq!(driven.issued[3].args_hash, tasker_sandbox::args_hash(&json!([])));
+    assert_eq!(
+        driven.issued[1].args_hash,
+        tasker_sandbox::args_hash(&json!([{"customer": "c"}]))
+    );
+    assert_eq!(
+        driven.issued[2].args_hash,
+        tasker_sandbox::args_hash(&json!({"named": true}))
+    );
+    assert_eq!(
+        driven.issued[3].args_hash,
+        tasker_sandbox::args_hash(&json!([]))
+    );
 }
 
 #[tokio::test]
@@ -161,13 +241,36 @@ async fn unserialisable_arguments_throw_a_type_error_at_the_call_site() {
         out.push(({}).polluted === undefined && echoed.__proto__ !== undefined ? "no pollution" : "polluted");
         return out;
     };"#;
-    let driven = drive(&sandbox, request(8, code, json!({})), Resume::Live, one, echo_host).await;
+    let driven = drive(
+        &sandbox,
+        request(8, code, json!({})),
+        Resume::Live,
+        one,
+        echo_host,
+    )
+    .await;
     let out = completed(&driven.outcome).as_array().unwrap().clone();
-    let text: Vec<String> = out.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect();
-    assert!(text[0].contains("args cannot be converted to JSON") && text[0].contains("cyclic"), "{}", text[0]);
-    assert!(text[1].contains("args cannot be converted to JSON") && text[1].to_lowercase().contains("bigint"), "{}", text[1]);
+    let text: Vec<String> = out
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        text[0].contains("args cannot be converted to JSON") && text[0].contains("cyclic"),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text[1].contains("args cannot be converted to JSON")
+            && text[1].to_lowercase().contains("bigint"),
+        "{}",
+        text[1]
+    );
     assert!(text[2].contains("getter exploded"), "{}", text[2]);
-    assert!(text[3].contains("args must be an array or an object"), "{}", text[3]);
+    assert!(
+        text[3].contains("args must be an array or an object"),
+        "{}",
+        text[3]
+    );
     assert!(text[4].contains("service name"), "{}", text[4]);
     assert!(text[5].contains("method path"), "{}", text[5]);
     assert_eq!(text[6], "no pollution");
@@ -178,16 +281,28 @@ async fn unserialisable_arguments_throw_a_type_error_at_the_call_site() {
 async fn a_live_delivery_for_an_unknown_call_is_rejected_without_harm() {
     let sandbox = sandbox();
     let code = "module.exports = async () => await tools.svc.echo(5);";
-    sandbox.start_or_replay(request(9, code, json!({}))).await.unwrap();
+    sandbox
+        .start_or_replay(request(9, code, json!({})))
+        .await
+        .unwrap();
     let bogus = Delivery {
         segment_time_ms: common::START_MS,
-        results: vec![DeliveredResult { seq: 3, result: CallResult::Ok(json!(1)) }],
+        results: vec![DeliveredResult {
+            seq: 3,
+            result: CallResult::Ok(json!(1)),
+        }],
     };
     let error = sandbox.resume_live(9, bogus).await.unwrap_err();
-    assert!(matches!(error, Error::UnknownCall { run_id: 9, seq: 3 }), "{error}");
+    assert!(
+        matches!(error, Error::UnknownCall { run_id: 9, seq: 3 }),
+        "{error}"
+    );
     let good = Delivery {
         segment_time_ms: common::START_MS,
-        results: vec![DeliveredResult { seq: 0, result: CallResult::Ok(json!(5)) }],
+        results: vec![DeliveredResult {
+            seq: 0,
+            result: CallResult::Ok(json!(5)),
+        }],
     };
     let outcome = sandbox.resume_live(9, good).await.unwrap().unwrap().outcome;
     assert_eq!(completed(&outcome), &json!(5));
@@ -197,9 +312,15 @@ async fn a_live_delivery_for_an_unknown_call_is_rejected_without_harm() {
 async fn replay_only_mode_keeps_nothing_live() {
     let sandbox = common::sandbox_with(tasker_sandbox::SandboxLimits::default(), 0);
     let code = "module.exports = async () => await tools.svc.echo(5);";
-    sandbox.start_or_replay(request(10, code, json!({}))).await.unwrap();
+    sandbox
+        .start_or_replay(request(10, code, json!({})))
+        .await
+        .unwrap();
     assert_eq!(sandbox.live_count().await, 0);
-    let delivery = Delivery { segment_time_ms: common::START_MS, results: vec![] };
+    let delivery = Delivery {
+        segment_time_ms: common::START_MS,
+        results: vec![],
+    };
     assert_eq!(sandbox.resume_live(10, delivery).await.unwrap(), None);
 }
 
@@ -211,13 +332,28 @@ async fn console_lines_are_captured_with_levels() {
         console.info("info"); console.warn("warn"); console.error(new Error("bad")); console.debug("debug");
         const cyclic = {}; cyclic.self = cyclic; console.log(cyclic, function named() {});
     };"#;
-    let outcome = sandbox.start_or_replay(request(11, code, json!({}))).await.unwrap();
-    let lines: Vec<(tasker_sandbox::LogLevel, String)> = outcome.logs.iter().map(|l| (l.level, l.message.clone())).collect();
+    let outcome = sandbox
+        .start_or_replay(request(11, code, json!({})))
+        .await
+        .unwrap();
+    let lines: Vec<(tasker_sandbox::LogLevel, String)> = outcome
+        .logs
+        .iter()
+        .map(|l| (l.level, l.message.clone()))
+        .collect();
     use tasker_sandbox::LogLevel::*;
-    assert_eq!(lines[0], (Info, r#"plain 1 {"a":[1,2]} null undefined"#.to_owned()));
+    assert_eq!(
+        lines[0],
+        (Info, r#"plain 1 {"a":[1,2]} null undefined"#.to_owned())
+    );
     assert_eq!(lines[1], (Info, "info".to_owned()));
     assert_eq!(lines[2], (Warn, "warn".to_owned()));
     assert_eq!(lines[3], (Error, "Error: bad".to_owned()));
     assert_eq!(lines[4], (Debug, "debug".to_owned()));
-    assert!(lines[5].1.starts_with("[unserialisable object:") && lines[5].1.ends_with("[Function: named]"), "{}", lines[5].1);
+    assert!(
+        lines[5].1.starts_with("[unserialisable object:")
+            && lines[5].1.ends_with("[Function: named]"),
+        "{}",
+        lines[5].1
+    );
 }

@@ -2,8 +2,8 @@
 //! gateway prefix, the gateway as a whole), rendered once at start-up from the manifests
 //! by the `tasker-openapi` crate. Serving them is a lookup, never a re-render.
 
-use poem::http::StatusCode;
 use poem::Response;
+use poem::http::StatusCode;
 use serde_json::Value;
 
 use crate::registry::{Registry, ServiceEntry};
@@ -29,7 +29,10 @@ impl ServiceDocs {
 
 /// The document of one service mounted at `prefix` ("" or "/services/<name>").
 pub fn service_document(entry: &ServiceEntry, prefix: &str) -> Value {
-    let opts = tasker_openapi::DocOptions { path_prefix: prefix.to_owned(), servers: Vec::new() };
+    let opts = tasker_openapi::DocOptions {
+        path_prefix: prefix.to_owned(),
+        servers: Vec::new(),
+    };
     tasker_openapi::service_document(&entry.manifest, &opts)
 }
 
@@ -38,14 +41,20 @@ pub fn service_docs(entry: &ServiceEntry, prefix: &str) -> ServiceDocs {
     let doc = service_document(entry, prefix);
     ServiceDocs {
         openapi: doc.to_string(),
-        html: tasker_openapi::swagger_ui_html(&format!("{} API", entry.name), &format!("{prefix}/openapi.json")),
+        html: tasker_openapi::swagger_ui_html(
+            &format!("{} API", entry.name),
+            &format!("{prefix}/openapi.json"),
+        ),
     }
 }
 
 /// The combined document of the gateway and its Swagger UI page.
 pub fn gateway_docs(registry: &Registry) -> ServiceDocs {
     let doc = gateway_document(registry);
-    ServiceDocs { openapi: doc.to_string(), html: tasker_openapi::swagger_ui_html("tasker gateway", "/openapi.json") }
+    ServiceDocs {
+        openapi: doc.to_string(),
+        html: tasker_openapi::swagger_ui_html("tasker gateway", "/openapi.json"),
+    }
 }
 
 /// The combined document of every service, as the gateway serves it.
@@ -54,8 +63,13 @@ pub fn gateway_document(registry: &Registry) -> Value {
         .services()
         .iter()
         .map(|s| {
-            let kind = serde_json::to_value(s.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
-            (s.manifest.clone(), tasker_openapi::ServiceInfo { kind, url: None })
+            let kind = serde_json::to_value(s.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            (
+                s.manifest.clone(),
+                tasker_openapi::ServiceInfo { kind, url: None },
+            )
         })
         .collect();
     tasker_openapi::combined_document(&services, None)

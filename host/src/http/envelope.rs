@@ -48,13 +48,21 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None, status: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+            status: None,
+        }
     }
 
     /// A failure inside the host: the cause is logged, the client sees a generic message.
     pub fn internal(cause: &dyn std::fmt::Display, meta: &RequestMeta) -> Self {
         tracing::error!(request_id = %meta.request_id, "internal error: {cause}");
-        Self::new(ErrorCode::Internal, format!("internal error (request id {})", meta.request_id))
+        Self::new(
+            ErrorCode::Internal,
+            format!("internal error (request id {})", meta.request_id),
+        )
     }
 
     /// The HTTP status for this error.
@@ -80,7 +88,12 @@ impl ApiError {
 
 impl From<PluginError> for ApiError {
     fn from(e: PluginError) -> Self {
-        Self { code: e.code, message: e.message, details: e.details, status: None }
+        Self {
+            code: e.code,
+            message: e.message,
+            details: e.details,
+            status: None,
+        }
     }
 }
 
@@ -108,7 +121,10 @@ pub fn success(data: Value, meta: &RequestMeta) -> Response {
 
 /// Renders the success envelope with a chosen status (e.g. 202).
 pub fn success_with_status(status: StatusCode, data: Value, meta: &RequestMeta) -> Response {
-    json_response(status, &json!({ "success": true, "data": data, "metadata": meta.metadata() }))
+    json_response(
+        status,
+        &json!({ "success": true, "data": data, "metadata": meta.metadata() }),
+    )
 }
 
 /// Renders a call's outcome.

@@ -30,7 +30,11 @@ pub struct GatewayCtx {
 }
 
 /// Builds the gateway's routes.
-pub fn gateway_routes(registry: Arc<Registry>, listing: Arc<Vec<ServiceListing>>, body_limit: usize) -> impl poem::Endpoint<Output = Response> {
+pub fn gateway_routes(
+    registry: Arc<Registry>,
+    listing: Arc<Vec<ServiceListing>>,
+    body_limit: usize,
+) -> impl poem::Endpoint<Output = Response> {
     let mut route = Route::new()
         .at("/", get(health))
         .at("/health", get(health).post(health))
@@ -42,19 +46,34 @@ pub fn gateway_routes(registry: Arc<Registry>, listing: Arc<Vec<ServiceListing>>
         let names = std::iter::once(&entry.name).chain(entry.aliases.iter());
         for name in names {
             let prefix = format!("/services/{name}");
-            let ctx = ServiceCtx { entry: entry.clone(), docs: Arc::new(service_docs(entry, &prefix)), body_limit };
+            let ctx = ServiceCtx {
+                entry: entry.clone(),
+                docs: Arc::new(service_docs(entry, &prefix)),
+                body_limit,
+            };
             route = route.nest(prefix, service_routes(ctx));
         }
     }
-    let ctx = GatewayCtx { docs: Arc::new(gateway_docs(&registry)), registry, listing, started: std::time::Instant::now() };
+    let ctx = GatewayCtx {
+        docs: Arc::new(gateway_docs(&registry)),
+        registry,
+        listing,
+        started: std::time::Instant::now(),
+    };
     route.data(ctx).map_to_response()
 }
 
 #[handler]
 async fn health(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
-    let checks = ctx.registry.services().iter().map(|s| async move { (s.name.clone(), s.health().await) });
+    let checks = ctx
+        .registry
+        .services()
+        .iter()
+        .map(|s| async move { (s.name.clone(), s.health().await) });
     let reports = await_in_order(checks).await;
-    let healthy = reports.iter().all(|(_, r)| r.get("status").and_then(Value::as_str) == Some("healthy"));
+    let healthy = reports
+        .iter()
+        .all(|(_, r)| r.get("status").and_then(Value::as_str) == Some("healthy"));
     let per_service: serde_json::Map<String, Value> = reports.into_iter().collect();
     let data = json!({
         "service": "tasker-host",
@@ -63,12 +82,18 @@ async fn health(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
         "uptimeSeconds": ctx.started.elapsed().as_secs(),
         "services": per_service,
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     envelope::success_with_status(status, data, &meta)
 }
 
 /// Runs the futures concurrently and collects their outputs in order.
-async fn await_in_order<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn await_in_order<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for f in futures {
         set.push(f);

@@ -24,7 +24,10 @@ impl RequestContext {
     /// `cors_origin` is sent as `Access-Control-Allow-Origin`; `listener` names the
     /// listener (gateway or service) in log lines.
     pub fn new(cors_origin: &str, listener: &str) -> Self {
-        Self { cors_origin: cors_origin.into(), listener: listener.into() }
+        Self {
+            cors_origin: cors_origin.into(),
+            listener: listener.into(),
+        }
     }
 }
 
@@ -32,7 +35,10 @@ impl<E: Endpoint> Middleware<E> for RequestContext {
     type Output = RequestContextEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestContextEndpoint { inner, ctx: self.clone() }
+        RequestContextEndpoint {
+            inner,
+            ctx: self.clone(),
+        }
     }
 }
 
@@ -54,8 +60,12 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        let request_id = accepted_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let meta = RequestMeta { request_id: request_id.clone(), started: Instant::now() };
+        let request_id =
+            accepted_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let meta = RequestMeta {
+            request_id: request_id.clone(),
+            started: Instant::now(),
+        };
         req.extensions_mut().insert(meta.clone());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
@@ -77,9 +87,16 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         if let Ok(v) = HeaderValue::from_str(&self.ctx.cors_origin) {
             headers.insert("access-control-allow-origin", v);
         }
-        headers.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id"));
+        headers.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("x-request-id"),
+        );
         span.in_scope(|| {
-            tracing::debug!(status = status.as_u16(), elapsed_ms = meta.started.elapsed().as_secs_f64() * 1000.0, "answered");
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms = meta.started.elapsed().as_secs_f64() * 1000.0,
+                "answered"
+            );
         });
         Ok(response)
     }
@@ -88,7 +105,10 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
 fn preflight() -> Response {
     Response::builder()
         .status(StatusCode::NO_CONTENT)
-        .header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+        .header(
+            "access-control-allow-methods",
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        )
         .header(
             "access-control-allow-headers",
             "authorization, x-client-info, apikey, content-type, x-request-id, idempotency-key",
@@ -101,10 +121,13 @@ fn preflight() -> Response {
 fn routing_error(err: &poem::Error, method: &Method, path: &str) -> ApiError {
     let status = err.status();
     let mut e = match status {
-        StatusCode::NOT_FOUND => ApiError::new(ErrorCode::NotFound, format!("no route for {method} {path}")),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::new(ErrorCode::Validation, format!("method {method} is not allowed on {path}"))
+        StatusCode::NOT_FOUND => {
+            ApiError::new(ErrorCode::NotFound, format!("no route for {method} {path}"))
         }
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            ErrorCode::Validation,
+            format!("method {method} is not allowed on {path}"),
+        ),
         s if s.is_client_error() => ApiError::new(ErrorCode::Validation, err.to_string()),
         _ => ApiError::new(ErrorCode::Internal, "internal error"),
     };

@@ -7,3 +7,4 @@ pub mod envelope;
 pub mod gateway;
 pub mod middleware;
 pub mod service_routes;
+pub mod tasks_routes;

@@ -28,7 +28,11 @@ pub struct ServiceCtx {
 
 /// The routes of one service.
 pub fn service_routes(ctx: ServiceCtx) -> impl poem::Endpoint<Output = Response> {
-    Route::new()
+    let mut route = Route::new();
+    if let Some(core) = ctx.entry.core_service() {
+        route = core.extend_routes(route);
+    }
+    route
         .at("/", post(call_root).get(health))
         .at("/health", get(health).post(health))
         .at("/openapi.json", get(openapi))
@@ -42,7 +46,10 @@ pub fn service_routes(ctx: ServiceCtx) -> impl poem::Endpoint<Output = Response>
 /// Reads a JSON body (empty → `null`); errors name the problem.
 pub async fn read_json(body: Body, limit: usize) -> Result<Value, ApiError> {
     let bytes = body.into_bytes_limit(limit).await.map_err(|e| {
-        let mut err = ApiError::new(ErrorCode::Validation, format!("cannot read request body: {e}"));
+        let mut err = ApiError::new(
+            ErrorCode::Validation,
+            format!("cannot read request body: {e}"),
+        );
         if matches!(e, poem::error::ReadBodyError::PayloadTooLarge) {
             err.message = format!("request body is larger than the limit of {limit} bytes");
             err.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
@@ -52,11 +59,19 @@ pub async fn read_json(body: Body, limit: usize) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(ErrorCode::Validation, format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::Validation,
+            format!("request body is not valid JSON: {e}"),
+        )
+    })
 }
 
 fn call_context(meta: &RequestMeta) -> CallContext {
-    CallContext { request_id: Some(meta.request_id.clone()), ..CallContext::default() }
+    CallContext {
+        request_id: Some(meta.request_id.clone()),
+        ..CallContext::default()
+    }
 }
 
 #[handler]
@@ -69,13 +84,21 @@ async fn call_root(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>, body: Body)
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(&meta),
     };
-    let result = ctx.entry.call(&request.method, request.args, call_context(&meta)).await;
+    let result = ctx
+        .entry
+        .call(&request.method, request.args, call_context(&meta))
+        .await;
     log_failure(&ctx.entry.name, &request.method, &result);
     envelope::outcome(result, &meta)
 }
 
 #[handler]
-async fn call_method(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>, Path(method): Path<String>, body: Body) -> Response {
+async fn call_method(
+    ctx: Data<&ServiceCtx>,
+    meta: Data<&RequestMeta>,
+    Path(method): Path<String>,
+    body: Body,
+) -> Response {
     let args = match read_json(body, ctx.body_limit).await {
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
@@ -85,13 +108,29 @@ async fn call_method(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>, Path(meth
     envelope::outcome(result, &meta)
 }
 
-fn log_failure(service: &str, method: &str, result: &Result<Value, tasker_plugin_api::PluginError>) {
+fn log_failure(
+    service: &str,
+    method: &str,
+    result: &Result<Value, tasker_plugin_api::PluginError>,
+) {
     if let Err(e) = result {
         match e.code {
             ErrorCode::PluginPanic | ErrorCode::Internal => {
-                tracing::error!(service, method, code = e.code.as_str(), "call failed: {}", e.message)
+                tracing::error!(
+                    service,
+                    method,
+                    code = e.code.as_str(),
+                    "call failed: {}",
+                    e.message
+                )
             }
-            _ => tracing::debug!(service, method, code = e.code.as_str(), "call failed: {}", e.message),
+            _ => tracing::debug!(
+                service,
+                method,
+                code = e.code.as_str(),
+                "call failed: {}",
+                e.message
+            ),
         }
     }
 }
@@ -107,7 +146,11 @@ async fn health(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>) -> Response {
         "status": if healthy { "healthy" } else { "unhealthy" },
         "details": report,
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     envelope::success_with_status(status, data, &meta)
 }
 

@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock, Weak};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde_json::Value;
-use tasker_plugin_api::{CallContext, HostApi, HostApi_TO, HostHandle, LogLevel, PluginError, RPluginError};
+use tasker_plugin_api::{
+    CallContext, HostApi, HostApi_TO, HostHandle, LogLevel, PluginError, RPluginError,
+};
 
 use crate::registry::Registry;
 
@@ -24,20 +26,35 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Builds the ABI handle for plugin `plugin` with its configuration.
-    pub fn handle(plugin: &str, config: &Value, registry: RegistrySlot, runtime: tokio::runtime::Handle) -> HostHandle {
-        let host = PluginHost { plugin: plugin.to_owned(), config: config.to_string(), registry, runtime };
+    pub fn handle(
+        plugin: &str,
+        config: &Value,
+        registry: RegistrySlot,
+        runtime: tokio::runtime::Handle,
+    ) -> HostHandle {
+        let host = PluginHost {
+            plugin: plugin.to_owned(),
+            config: config.to_string(),
+            registry,
+            runtime,
+        };
         HostApi_TO::from_value(host, TD_Opaque)
     }
 
     fn route(&self, service: &str, method: &str, args_json: &str) -> Result<Value, PluginError> {
-        let args: Value = serde_json::from_str(args_json)
-            .map_err(|e| PluginError::validation(format!("arguments from plugin '{}' are not JSON: {e}", self.plugin)))?;
-        let registry = self
-            .registry
-            .get()
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| PluginError::internal("the host registry is not available (starting or shutting down)"))?;
-        let ctx = CallContext { caller: Some(self.plugin.clone()), ..CallContext::default() };
+        let args: Value = serde_json::from_str(args_json).map_err(|e| {
+            PluginError::validation(format!(
+                "arguments from plugin '{}' are not JSON: {e}",
+                self.plugin
+            ))
+        })?;
+        let registry = self.registry.get().and_then(Weak::upgrade).ok_or_else(|| {
+            PluginError::internal("the host registry is not available (starting or shutting down)")
+        })?;
+        let ctx = CallContext {
+            caller: Some(self.plugin.clone()),
+            ..CallContext::default()
+        };
         let call = registry.call(service, method, args, ctx);
         match tokio::runtime::Handle::try_current() {
             // On a host async worker (should not happen: plugins run on blocking threads),
@@ -61,14 +78,21 @@ impl HostApi for PluginHost {
         }
     }
 
-    fn call_service(&self, service: RStr<'_>, method: RStr<'_>, args_json: RStr<'_>) -> RResult<RString, RPluginError> {
+    fn call_service(
+        &self,
+        service: RStr<'_>,
+        method: RStr<'_>,
+        args_json: RStr<'_>,
+    ) -> RResult<RString, RPluginError> {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.route(service.as_str(), method.as_str(), args_json.as_str())
         }));
         match outcome {
             Ok(Ok(value)) => RResult::ROk(value.to_string().into()),
             Ok(Err(e)) => RResult::RErr(e.into()),
-            Err(_) => RResult::RErr(PluginError::internal("the host failed while routing the call").into()),
+            Err(_) => RResult::RErr(
+                PluginError::internal("the host failed while routing the call").into(),
+            ),
         }
     }
 

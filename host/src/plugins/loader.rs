@@ -72,7 +72,10 @@ pub fn discover(dir: &Path) -> Result<Discovery, DiscoveryError> {
     if !dir.exists() {
         return Ok(found);
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| DiscoveryError::ReadDir { path: dir.to_owned(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| DiscoveryError::ReadDir {
+        path: dir.to_owned(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == library_extension()))
@@ -90,13 +93,20 @@ pub fn discover(dir: &Path) -> Result<Discovery, DiscoveryError> {
 /// Loads one plugin file, or says why it is not a usable plugin.
 pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
     probe(path)?;
-    let header = lib_header_from_path(path).map_err(|e| format!("not loadable as a tasker plugin: {}", first_line(&e.to_string())))?;
+    let header = lib_header_from_path(path).map_err(|e| {
+        format!(
+            "not loadable as a tasker plugin: {}",
+            first_line(&e.to_string())
+        )
+    })?;
     let module = header
         .init_root_module::<PluginModuleRef>()
         .map_err(|e| format!("incompatible plugin ABI: {}", first_line(&e.to_string())))?;
     let version = (module.api_version())();
     if version != API_VERSION {
-        return Err(format!("plugin API version {version} is not supported (this host speaks {API_VERSION})"));
+        return Err(format!(
+            "plugin API version {version} is not supported (this host speaks {API_VERSION})"
+        ));
     }
     let manifest_json = match (module.manifest())() {
         RResult::ROk(text) => text.into_string(),
@@ -111,7 +121,11 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
         ));
     }
     validate_name(&manifest.name).map_err(|e| format!("manifest name: {e}"))?;
-    Ok(LoadedPlugin { path: path.to_owned(), module, manifest })
+    Ok(LoadedPlugin {
+        path: path.to_owned(),
+        module,
+        manifest,
+    })
 }
 
 /// Opens the file with the system loader and checks for the root-module symbol, so that
@@ -139,12 +153,16 @@ fn probe(path: &Path) -> Result<(), String> {
 /// Service names: lowercase ASCII letters, digits and '-', starting with a letter.
 pub fn validate_name(name: &str) -> Result<(), String> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && name.len() <= 64;
     if ok {
         Ok(())
     } else {
-        Err(format!("'{name}' must be 1-64 lowercase letters, digits or '-', starting with a letter"))
+        Err(format!(
+            "'{name}' must be 1-64 lowercase letters, digits or '-', starting with a letter"
+        ))
     }
 }
 

@@ -21,7 +21,9 @@ pub struct PluginHandle {
 
 impl std::fmt::Debug for PluginHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHandle").field("name", &self.name).finish()
+        f.debug_struct("PluginHandle")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -40,23 +42,34 @@ impl PluginHandle {
     pub async fn init(&self, host: HostHandle, config: &Value) -> Result<(), PluginError> {
         let module = self.module;
         let config = config.to_string();
-        self.blocking(move || match (module.init())(host, config.as_str().into()) {
-            RResult::ROk(()) => Ok(Value::Null),
-            RResult::RErr(e) => Err(e.into()),
-        })
+        self.blocking(
+            move || match (module.init())(host, config.as_str().into()) {
+                RResult::ROk(()) => Ok(Value::Null),
+                RResult::RErr(e) => Err(e.into()),
+            },
+        )
         .await
         .map(|_| ())
     }
 
     /// Calls `method` with already validated `args`.
-    pub async fn call(&self, method: &str, args: &Value, ctx: &CallContext) -> Result<Value, PluginError> {
+    pub async fn call(
+        &self,
+        method: &str,
+        args: &Value,
+        ctx: &CallContext,
+    ) -> Result<Value, PluginError> {
         let module = self.module;
         let method = method.to_owned();
         let args = args.to_string();
         let ctx = serde_json::to_string(ctx).unwrap_or_default();
         let name = self.name.clone();
         self.blocking(move || {
-            match (module.call())(method.as_str().into(), args.as_str().into(), ctx.as_str().into()) {
+            match (module.call())(
+                method.as_str().into(),
+                args.as_str().into(),
+                ctx.as_str().into(),
+            ) {
                 RResult::ROk(text) => serde_json::from_str(text.as_str()).map_err(|e| {
                     PluginError::new(
                         ErrorCode::Internal,
@@ -73,7 +86,9 @@ impl PluginHandle {
     pub async fn health(&self) -> Result<Value, PluginError> {
         let module = self.module;
         self.blocking(move || match (module.health())() {
-            RResult::ROk(text) => Ok(serde_json::from_str(text.as_str()).unwrap_or(Value::String(text.into_string()))),
+            RResult::ROk(text) => Ok(
+                serde_json::from_str(text.as_str()).unwrap_or(Value::String(text.into_string()))
+            ),
             RResult::RErr(e) => Err(e.into()),
         })
         .await
@@ -94,12 +109,12 @@ impl PluginHandle {
         &self,
         work: impl FnOnce() -> Result<Value, PluginError> + Send + 'static,
     ) -> Result<Value, PluginError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PluginError::new(ErrorCode::Configuration, format!("plugin '{}' is shut down", self.name)))?;
+        let permit = self.permits.clone().acquire_owned().await.map_err(|_| {
+            PluginError::new(
+                ErrorCode::Configuration,
+                format!("plugin '{}' is shut down", self.name),
+            )
+        })?;
         let task = tokio::task::spawn_blocking(move || {
             // The permit lives as long as the plugin code runs, even past a timeout, so a
             // stuck plugin cannot pile up unbounded threads.
@@ -110,11 +125,18 @@ impl PluginHandle {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(PluginError::new(
                 ErrorCode::PluginPanic,
-                format!("plugin '{}' failed outside its panic guard: {join}", self.name),
+                format!(
+                    "plugin '{}' failed outside its panic guard: {join}",
+                    self.name
+                ),
             )),
             Err(_) => Err(PluginError::new(
                 ErrorCode::Timeout,
-                format!("plugin '{}' did not answer within {} s", self.name, self.timeout.as_secs_f64()),
+                format!(
+                    "plugin '{}' did not answer within {} s",
+                    self.name,
+                    self.timeout.as_secs_f64()
+                ),
             )),
         }
     }

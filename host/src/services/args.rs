@@ -40,6 +40,16 @@ pub fn normalise_request(body: Value) -> Result<NormalisedRequest, PluginError> 
         };
         return Ok(NormalisedRequest { method, args });
     }
+    // The seed's core services took their own bodies; they name their method implicitly.
+    if obj.contains_key("trigger") {
+        return Ok(NormalisedRequest { method: "trigger".into(), args: Value::Object(obj) });
+    }
+    if obj.contains_key("stackRunId") {
+        return Ok(NormalisedRequest { method: "process".into(), args: Value::Object(obj) });
+    }
+    if obj.contains_key("taskCode") {
+        return Ok(NormalisedRequest { method: "run".into(), args: Value::Object(obj) });
+    }
     Err(PluginError::validation(
         "request body needs one of \"method\", \"action\" or \"chain\"",
     ))
@@ -48,7 +58,9 @@ pub fn normalise_request(body: Value) -> Result<NormalisedRequest, PluginError> 
 fn non_empty_str(value: Value, field: &str) -> Result<String, PluginError> {
     match value {
         Value::String(s) if !s.trim().is_empty() => Ok(s),
-        _ => Err(PluginError::validation(format!("\"{field}\" must be a non-empty string"))),
+        _ => Err(PluginError::validation(format!(
+            "\"{field}\" must be a non-empty string"
+        ))),
     }
 }
 
@@ -56,7 +68,9 @@ fn non_empty_str(value: Value, field: &str) -> Result<String, PluginError> {
 /// step's args are the arguments (the original's supabase-js-like recording).
 fn normalise_chain(chain: Value) -> Result<NormalisedRequest, PluginError> {
     let Value::Array(steps) = chain else {
-        return Err(PluginError::validation("\"chain\" must be an array of {property, args} steps"));
+        return Err(PluginError::validation(
+            "\"chain\" must be an array of {property, args} steps",
+        ));
     };
     if steps.is_empty() {
         return Err(PluginError::validation("\"chain\" must not be empty"));
@@ -65,19 +79,26 @@ fn normalise_chain(chain: Value) -> Result<NormalisedRequest, PluginError> {
     let mut args = Value::Array(vec![]);
     for (i, step) in steps.into_iter().enumerate() {
         let Value::Object(mut step) = step else {
-            return Err(PluginError::validation(format!("chain[{i}] must be an object with \"property\"")));
+            return Err(PluginError::validation(format!(
+                "chain[{i}] must be an object with \"property\""
+            )));
         };
         let property = step
             .remove("property")
             .and_then(|p| p.as_str().map(str::to_owned))
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| PluginError::validation(format!("chain[{i}].property must be a non-empty string")))?;
+            .ok_or_else(|| {
+                PluginError::validation(format!("chain[{i}].property must be a non-empty string"))
+            })?;
         path.push(property);
         if let Some(a) = step.remove("args") {
             args = a;
         }
     }
-    Ok(NormalisedRequest { method: path.join("."), args })
+    Ok(NormalisedRequest {
+        method: path.join("."),
+        args,
+    })
 }
 
 /// Joins a method path given as a string or an array of strings.
@@ -114,7 +135,9 @@ pub fn shape_args(spec: &MethodSpec, args: Value) -> Value {
         (Value::Array(items), None) if wants_object && items.len() == 1 && items[0].is_object() => {
             items.into_iter().next().unwrap_or(Value::Null)
         }
-        (Value::Array(items), None) if wants_object && items.is_empty() => Value::Object(Map::new()),
+        (Value::Array(items), None) if wants_object && items.is_empty() => {
+            Value::Object(Map::new())
+        }
         (Value::Null, _) if wants_object => Value::Object(Map::new()),
         (args, _) => args,
     }
@@ -123,7 +146,14 @@ pub fn shape_args(spec: &MethodSpec, args: Value) -> Value {
 fn first_param_is_object(spec: &MethodSpec, names: &[String]) -> bool {
     names
         .first()
-        .and_then(|n| spec.params.get("properties")?.get(n)?.get("type")?.as_str().map(|t| t == "object"))
+        .and_then(|n| {
+            spec.params
+                .get("properties")?
+                .get(n)?
+                .get("type")?
+                .as_str()
+                .map(|t| t == "object")
+        })
         .unwrap_or(false)
 }
 
@@ -152,7 +182,9 @@ impl ArgsValidator {
 
     /// Checks `args`; the error names the offending field and what was wrong.
     pub fn check(&self, service: &str, method: &str, args: &Value) -> Result<(), PluginError> {
-        let Some(validator) = &self.validator else { return Ok(()) };
+        let Some(validator) = &self.validator else {
+            return Ok(());
+        };
         let problems: Vec<(String, String)> = validator
             .iter_errors(args)
             .take(5)
@@ -160,8 +192,15 @@ impl ArgsValidator {
                 let mut field = field_name(e.instance_path().as_str());
                 // A missing property is reported at its parent; name the property itself.
                 if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
-                    let name = property.as_str().map(str::to_owned).unwrap_or_else(|| property.to_string());
-                    field = if field.is_empty() { name } else { format!("{field}.{name}") };
+                    let name = property
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| property.to_string());
+                    field = if field.is_empty() {
+                        name
+                    } else {
+                        format!("{field}.{name}")
+                    };
                 }
                 (field, e.to_string())
             })
@@ -171,12 +210,24 @@ impl ArgsValidator {
         }
         let text = problems
             .iter()
-            .map(|(field, msg)| if field.is_empty() { msg.clone() } else { format!("'{field}': {msg}") })
+            .map(|(field, msg)| {
+                if field.is_empty() {
+                    msg.clone()
+                } else {
+                    format!("'{field}': {msg}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
-        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).filter(|f| !f.is_empty()).collect();
-        Err(PluginError::validation(format!("invalid arguments for {service}.{method}: {text}"))
-            .with_details(serde_json::json!({ "fields": fields })))
+        let fields: Vec<&str> = problems
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| !f.is_empty())
+            .collect();
+        Err(
+            PluginError::validation(format!("invalid arguments for {service}.{method}: {text}"))
+                .with_details(serde_json::json!({ "fields": fields })),
+        )
     }
 }
 
@@ -195,7 +246,8 @@ mod tests {
         let a = normalise_request(json!({"method": "echo", "args": [1]})).unwrap();
         let b = normalise_request(json!({"chain": [{"property": "echo", "args": [1]}]})).unwrap();
         assert_eq!(a, b);
-        let c = normalise_request(json!({"action": "getKey", "namespace": "n", "name": "k"})).unwrap();
+        let c =
+            normalise_request(json!({"action": "getKey", "namespace": "n", "name": "k"})).unwrap();
         assert_eq!(c.method, "getKey");
         assert_eq!(c.args, json!({"namespace": "n", "name": "k"}));
         let d = normalise_request(json!({"chain": [{"property": "admin"}, {"property": "users"}, {"property": "list", "args": [{}]}]})).unwrap();
@@ -208,10 +260,19 @@ mod tests {
             .params(json!({"type": "object", "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}}}))
             .positional(&["name", "namespace"]);
         assert_eq!(shape_args(&spec, json!(["K"])), json!({"name": "K"}));
-        assert_eq!(shape_args(&spec, json!(["K", "ns"])), json!({"name": "K", "namespace": "ns"}));
-        assert_eq!(shape_args(&spec, json!([{"name": "K"}])), json!({"name": "K"}));
+        assert_eq!(
+            shape_args(&spec, json!(["K", "ns"])),
+            json!({"name": "K", "namespace": "ns"})
+        );
+        assert_eq!(
+            shape_args(&spec, json!([{"name": "K"}])),
+            json!({"name": "K"})
+        );
         let gapi = MethodSpec::new("admin.users.list", "").params(json!({"type": "object"}));
-        assert_eq!(shape_args(&gapi, json!([{"customer": "c"}])), json!({"customer": "c"}));
+        assert_eq!(
+            shape_args(&gapi, json!([{"customer": "c"}])),
+            json!({"customer": "c"})
+        );
         let echo = MethodSpec::new("echo", "");
         assert_eq!(shape_args(&echo, json!([1, 2])), json!([1, 2]));
     }
@@ -222,7 +283,9 @@ mod tests {
             "type": "object", "properties": {"ms": {"type": "integer"}}, "required": ["ms"]
         }));
         let v = ArgsValidator::compile(&spec).unwrap();
-        let err = v.check("echo-service", "sleep", &json!({"ms": "x"})).unwrap_err();
+        let err = v
+            .check("echo-service", "sleep", &json!({"ms": "x"}))
+            .unwrap_err();
         assert!(err.message.contains("'ms'"), "{}", err.message);
         let err = v.check("echo-service", "sleep", &json!({})).unwrap_err();
         assert!(err.message.contains("ms"), "{}", err.message);

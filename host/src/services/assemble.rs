@@ -96,54 +96,116 @@ struct Candidate {
 }
 
 /// Builds the ordered list of service entries (plugins initialised).
-pub async fn assemble(mut sources: Sources, slot: RegistrySlot) -> Result<Vec<ServiceEntry>, AssembleError> {
+pub async fn assemble(
+    mut sources: Sources,
+    slot: RegistrySlot,
+) -> Result<Vec<ServiceEntry>, AssembleError> {
     let mut candidates = Vec::new();
     for core in &sources.core {
         let name = core.manifest().name;
-        candidates.push(Candidate { aliases: aliases_for(&name, &[]), origin: "the host (core service)".into(), name, source: Source::Core(core.clone()) });
+        candidates.push(Candidate {
+            aliases: aliases_for(&name, &[]),
+            origin: "the host (core service)".into(),
+            name,
+            source: Source::Core(core.clone()),
+        });
     }
     for plugin in std::mem::take(&mut sources.plugins) {
         let name = plugin.manifest.name.clone();
         let origin = plugin.path.display().to_string();
-        candidates.push(Candidate { aliases: aliases_for(&name, &plugin.manifest.aliases), origin, name, source: Source::Plugin(plugin) });
+        candidates.push(Candidate {
+            aliases: aliases_for(&name, &plugin.manifest.aliases),
+            origin,
+            name,
+            source: Source::Plugin(plugin),
+        });
     }
     for (name, url) in std::mem::take(&mut sources.remotes) {
-        candidates.push(Candidate { aliases: aliases_for(&name, &[]), origin: format!("--remote {name}={url}"), name, source: Source::Remote(url) });
+        candidates.push(Candidate {
+            aliases: aliases_for(&name, &[]),
+            origin: format!("--remote {name}={url}"),
+            name,
+            source: Source::Remote(url),
+        });
     }
     check_unique(&candidates)?;
-    let unknown_config: Vec<&String> =
-        sources.plugin_config.keys().filter(|k| !candidates.iter().any(|c| &c.name == *k)).collect();
+    let unknown_config: Vec<&String> = sources
+        .plugin_config
+        .keys()
+        .filter(|k| !candidates.iter().any(|c| &c.name == *k))
+        .collect();
     if !unknown_config.is_empty() {
-        return Err(AssembleError::UnknownConfig(join(unknown_config.iter().map(|s| s.as_str()))));
+        return Err(AssembleError::UnknownConfig(join(
+            unknown_config.iter().map(|s| s.as_str()),
+        )));
     }
     let mut selected = select(candidates, sources.selection.take().as_deref())?;
     selected.sort_by_key(|c| port_rank(&c.name));
 
     let mut entries = Vec::with_capacity(selected.len());
     for candidate in selected {
-        let config = sources.plugin_config.get(&candidate.name).cloned().unwrap_or_else(|| Value::Object(Default::default()));
+        let config = sources
+            .plugin_config
+            .get(&candidate.name)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
         entries.push(build_entry(candidate, config, &sources, &slot).await?);
     }
     Ok(entries)
 }
 
-async fn build_entry(c: Candidate, config: Value, sources: &Sources, slot: &RegistrySlot) -> Result<ServiceEntry, AssembleError> {
-    let invalid = |reason: String| AssembleError::InvalidService { name: c.name.clone(), reason };
+async fn build_entry(
+    c: Candidate,
+    config: Value,
+    sources: &Sources,
+    slot: &RegistrySlot,
+) -> Result<ServiceEntry, AssembleError> {
+    let invalid = |reason: String| AssembleError::InvalidService {
+        name: c.name.clone(),
+        reason,
+    };
     match c.source {
-        Source::Core(core) => ServiceEntry::new(core.manifest(), ServiceKind::Core, None, c.aliases, Backend::Core(core)).map_err(invalid),
+        Source::Core(core) => ServiceEntry::new(
+            core.manifest(),
+            ServiceKind::Core,
+            None,
+            c.aliases,
+            Backend::Core(core),
+        )
+        .map_err(invalid),
         Source::Plugin(plugin) => {
-            let concurrency = plugin.manifest.max_concurrency.unwrap_or(sources.default_concurrency);
-            let handle = PluginHandle::new(&c.name, plugin.module, concurrency, sources.call_timeout);
-            let host = PluginHost::handle(&c.name, &config, slot.clone(), tokio::runtime::Handle::current());
-            handle.init(host, &config).await.map_err(|e| AssembleError::Init {
-                name: c.name.clone(),
-                file: plugin.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            ServiceEntry::new(plugin.manifest, ServiceKind::Plugin, Some(plugin.path), c.aliases, Backend::Plugin(handle)).map_err(invalid)
+            let concurrency = plugin
+                .manifest
+                .max_concurrency
+                .unwrap_or(sources.default_concurrency);
+            let handle =
+                PluginHandle::new(&c.name, plugin.module, concurrency, sources.call_timeout);
+            let host = PluginHost::handle(
+                &c.name,
+                &config,
+                slot.clone(),
+                tokio::runtime::Handle::current(),
+            );
+            handle
+                .init(host, &config)
+                .await
+                .map_err(|e| AssembleError::Init {
+                    name: c.name.clone(),
+                    file: plugin.path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            ServiceEntry::new(
+                plugin.manifest,
+                ServiceKind::Plugin,
+                Some(plugin.path),
+                c.aliases,
+                Backend::Plugin(handle),
+            )
+            .map_err(invalid)
         }
         Source::Remote(url) => {
-            let remote = RemoteService::new(&c.name, &url, sources.call_timeout).map_err(|e| invalid(e.message))?;
+            let remote = RemoteService::new(&c.name, &url, sources.call_timeout)
+                .map_err(|e| invalid(e.message))?;
             let manifest = tasker_plugin_api::Manifest {
                 name: c.name.clone(),
                 version: "remote".into(),
@@ -153,7 +215,14 @@ async fn build_entry(c: Candidate, config: Value, sources: &Sources, slot: &Regi
                 max_concurrency: None,
                 methods: vec![],
             };
-            ServiceEntry::new(manifest, ServiceKind::Remote, None, c.aliases, Backend::Remote(remote)).map_err(invalid)
+            ServiceEntry::new(
+                manifest,
+                ServiceKind::Remote,
+                None,
+                c.aliases,
+                Backend::Remote(remote),
+            )
+            .map_err(invalid)
         }
     }
 }
@@ -175,23 +244,46 @@ fn check_unique(candidates: &[Candidate]) -> Result<(), AssembleError> {
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for c in candidates {
         if let Some(first) = seen.insert(c.name.as_str(), c.origin.as_str()) {
-            return Err(AssembleError::Duplicate { name: c.name.clone(), first: first.to_owned(), second: c.origin.clone() });
+            return Err(AssembleError::Duplicate {
+                name: c.name.clone(),
+                first: first.to_owned(),
+                second: c.origin.clone(),
+            });
         }
     }
     Ok(())
 }
 
-fn select(candidates: Vec<Candidate>, selection: Option<&[String]>) -> Result<Vec<Candidate>, AssembleError> {
-    let Some(wanted) = selection else { return Ok(candidates) };
-    let wanted: Vec<&str> = wanted.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+fn select(
+    candidates: Vec<Candidate>,
+    selection: Option<&[String]>,
+) -> Result<Vec<Candidate>, AssembleError> {
+    let Some(wanted) = selection else {
+        return Ok(candidates);
+    };
+    let wanted: Vec<&str> = wanted
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
     let matches = |c: &Candidate, w: &str| c.name == w || c.aliases.iter().any(|a| a == w);
-    let unknown: Vec<&str> = wanted.iter().copied().filter(|w| !candidates.iter().any(|c| matches(c, w))).collect();
+    let unknown: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !candidates.iter().any(|c| matches(c, w)))
+        .collect();
     if !unknown.is_empty() {
         let mut available: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
         available.sort_unstable();
-        return Err(AssembleError::UnknownSelection { unknown: join(unknown.into_iter()), available: join(available.into_iter()) });
+        return Err(AssembleError::UnknownSelection {
+            unknown: join(unknown.into_iter()),
+            available: join(available.into_iter()),
+        });
     }
-    let chosen: Vec<Candidate> = candidates.into_iter().filter(|c| wanted.iter().any(|w| matches(c, w))).collect();
+    let chosen: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| wanted.iter().any(|w| matches(c, w)))
+        .collect();
     if chosen.is_empty() {
         return Err(AssembleError::Empty);
     }

@@ -6,3 +6,6 @@ pub mod assemble;
 pub mod core;
 pub mod names;
 pub mod remote;
+pub mod seed_compat;
+pub mod tasks;
+pub mod views;

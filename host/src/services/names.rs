@@ -32,10 +32,16 @@ pub const SEED_ALIASES: [(&str, &str); 9] = [
 
 /// The seed aliases of `service`.
 pub fn seed_aliases_of(service: &str) -> impl Iterator<Item = &'static str> + '_ {
-    SEED_ALIASES.iter().filter(move |(_, target)| *target == service).map(|(alias, _)| *alias)
+    SEED_ALIASES
+        .iter()
+        .filter(move |(_, target)| *target == service)
+        .map(|(alias, _)| *alias)
 }
 
 /// The port offset of a seed service, if it is one.
 pub fn seed_offset(service: &str) -> Option<u16> {
-    SEED_ORDER.iter().position(|s| *s == service).map(|i| i as u16)
+    SEED_ORDER
+        .iter()
+        .position(|s| *s == service)
+        .map(|i| i as u16)
 }

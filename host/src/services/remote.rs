@@ -21,8 +21,17 @@ impl RemoteService {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| PluginError::new(ErrorCode::Configuration, format!("cannot build HTTP client: {e}")))?;
-        Ok(Self { name: name.to_owned(), base_url: base_url.to_owned(), client })
+            .map_err(|e| {
+                PluginError::new(
+                    ErrorCode::Configuration,
+                    format!("cannot build HTTP client: {e}"),
+                )
+            })?;
+        Ok(Self {
+            name: name.to_owned(),
+            base_url: base_url.to_owned(),
+            client,
+        })
     }
 
     /// The URL it forwards to.
@@ -31,8 +40,16 @@ impl RemoteService {
     }
 
     /// Forwards one call and unwraps the envelope.
-    pub async fn call(&self, method: &str, args: &Value, ctx: &CallContext) -> Result<Value, PluginError> {
-        let mut request = self.client.post(format!("{}/", self.base_url)).json(&json!({ "method": method, "args": args }));
+    pub async fn call(
+        &self,
+        method: &str,
+        args: &Value,
+        ctx: &CallContext,
+    ) -> Result<Value, PluginError> {
+        let mut request = self
+            .client
+            .post(format!("{}/", self.base_url))
+            .json(&json!({ "method": method, "args": args }));
         if let Some(id) = &ctx.request_id {
             request = request.header("x-request-id", id);
         }
@@ -58,13 +75,23 @@ impl RemoteService {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(PluginError::new(ErrorCode::ExternalService, format!("remote '{}' is unhealthy (HTTP {status})", self.name)))
+            Err(PluginError::new(
+                ErrorCode::ExternalService,
+                format!("remote '{}' is unhealthy (HTTP {status})", self.name),
+            ))
         }
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> PluginError {
-        let code = if e.is_timeout() { ErrorCode::Timeout } else { ErrorCode::ExternalService };
-        PluginError::new(code, format!("remote service '{}' unreachable: {e}", self.name))
+        let code = if e.is_timeout() {
+            ErrorCode::Timeout
+        } else {
+            ErrorCode::ExternalService
+        };
+        PluginError::new(
+            code,
+            format!("remote service '{}' unreachable: {e}", self.name),
+        )
     }
 }
 
@@ -73,13 +100,19 @@ fn unwrap_envelope(name: &str, status: u16, body: Value) -> Result<Value, Plugin
     let success = body.get("success").and_then(Value::as_bool);
     if (200..300).contains(&status) && success != Some(false) {
         return Ok(match body {
-            Value::Object(mut obj) if obj.contains_key("data") => obj.remove("data").unwrap_or(Value::Null),
+            Value::Object(mut obj) if obj.contains_key("data") => {
+                obj.remove("data").unwrap_or(Value::Null)
+            }
             other => other,
         });
     }
     let message = match body.get("error") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o.get("message").and_then(Value::as_str).unwrap_or("remote error").to_owned(),
+        Some(Value::Object(o)) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("remote error")
+            .to_owned(),
         _ => format!("remote service '{name}' answered HTTP {status}"),
     };
     let code = body

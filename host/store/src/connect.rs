@@ -6,9 +6,9 @@ use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
+use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::AnyPool;
 
 use crate::error::StepExt;
 use crate::sql::Sql;
@@ -223,8 +223,14 @@ mod tests {
 
     #[test]
     fn backend_and_url_normalization() {
-        assert_eq!(Backend::from_url("sqlite::memory:").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgresql://x/y").unwrap(), Backend::Postgres);
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://x/y").unwrap(),
+            Backend::Postgres
+        );
         assert!(Backend::from_url("mysql://x").is_err());
         assert_eq!(
             normalize_sqlite_url("sqlite://a.db"),

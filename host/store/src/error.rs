@@ -8,7 +8,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The URL selects no supported backend.
-    #[error("unsupported database URL {0:?}: expected sqlite:..., sqlite::memory: or postgres://...")]
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite:..., sqlite::memory: or postgres://..."
+    )]
     UnsupportedUrl(String),
     /// Opening the pool (or the first connection) failed.
     #[error("connecting to the {backend} database failed")]

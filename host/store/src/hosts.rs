@@ -119,3 +119,21 @@ impl Store {
         rows.iter().map(HostInfo::from_row).collect()
     }
 }
+
+impl Store {
+    /// PostgreSQL `NOTIFY channel, payload` for cross-host wake-ups (listen with
+    /// `sqlx::postgres::PgListener` on the same URL); does nothing on SQLite, where every worker
+    /// shares one process and is woken in memory.
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if self.backend() == crate::Backend::Postgres {
+            // pg_notify returns void, a type the Any driver cannot carry: wrap it so it is not returned.
+            sqlx::query("SELECT COUNT(*) FROM (SELECT pg_notify($1, $2)) AS sent")
+                .bind(channel)
+                .bind(payload)
+                .execute(&self.pool)
+                .await
+                .step("notify")?;
+        }
+        Ok(())
+    }
+}

@@ -35,7 +35,7 @@ pub use hosts::{HostInfo, NewHost};
 pub use logs::{NewLog, TaskLog};
 pub use model::{StackRun, TaskRun};
 pub use queue::{
-    CallClaim, CallOutcome, Enqueued, EndOutcome, Lease, LeaseScope, NewCall, NewRun, Reclaimed,
+    CallClaim, CallOutcome, EndOutcome, Enqueued, Lease, LeaseScope, NewCall, NewRun, Reclaimed,
     RetryOutcome, RunClaim, RunWake, SegmentEnd, SuspendOutcome,
 };
 pub use read::RunPage;

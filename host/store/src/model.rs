@@ -32,6 +32,8 @@ pub struct TaskRun {
     pub calls_seen: i64,
     /// Duration of each segment, milliseconds.
     pub segment_times: Vec<i64>,
+    /// When it last became ready (created, or woken up); orders ready runs FIFO.
+    pub ready_at: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub suspended_at: Option<i64>,
@@ -60,11 +62,12 @@ impl TaskRun {
                 column: "task_runs.segment_times",
                 source,
             })?,
-            created_at: row.try_get(13).step("decode task run")?,
-            started_at: row.try_get(14).step("decode task run")?,
-            suspended_at: row.try_get(15).step("decode task run")?,
-            ended_at: row.try_get(16).step("decode task run")?,
-            updated_at: row.try_get(17).step("decode task run")?,
+            ready_at: row.try_get(13).step("decode task run")?,
+            created_at: row.try_get(14).step("decode task run")?,
+            started_at: row.try_get(15).step("decode task run")?,
+            suspended_at: row.try_get(16).step("decode task run")?,
+            ended_at: row.try_get(17).step("decode task run")?,
+            updated_at: row.try_get(18).step("decode task run")?,
         })
     }
 }

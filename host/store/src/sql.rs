@@ -22,8 +22,8 @@ impl Sql {
 macro_rules! task_run_columns {
     () => {
         "id, task_name, code_hash, input, status, result, error, parent_stack_run_id, lease_owner, \
-         lease_expires_at, calls_completed, calls_seen, segment_times, created_at, started_at, \
-         suspended_at, ended_at, updated_at"
+         lease_expires_at, calls_completed, calls_seen, segment_times, ready_at, created_at, \
+         started_at, suspended_at, ended_at, updated_at"
     };
 }
 
@@ -42,7 +42,11 @@ macro_rules! json_int_list {
         concat!("(SELECT value FROM json_each(", $param, "))")
     };
     (postgres, $param:literal) => {
-        concat!("(SELECT jsonb_array_elements_text(", $param, "::jsonb)::bigint)")
+        concat!(
+            "(SELECT jsonb_array_elements_text(",
+            $param,
+            "::jsonb)::bigint)"
+        )
     };
 }
 

@@ -17,7 +17,8 @@
 //!  any non-terminal   cancelled   cancel_run (its pending calls fail with "run cancelled")
 //! ```
 //!
-//! * `pending`: created, ready for its first segment.
+//! * `pending`: created, ready for its first segment. Ready runs (`pending`, `resumable`) are claimed
+//!   FIFO by `ready_at`, the moment they became ready.
 //! * `running`: one segment executes under a lease (`lease_owner`, `lease_expires_at`). When it is
 //!   claimed, `calls_seen` records `calls_completed`; the segment passes the value it saw to
 //!   `suspend_run`, which goes to `resumable` instead of `suspended` if a call settled meanwhile, so a

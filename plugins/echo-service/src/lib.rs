@@ -102,7 +102,10 @@ impl Plugin for EchoService {
     }
 
     fn init(host: Host, _config: Value) -> Result<Self, PluginError> {
-        Ok(Self { host, call_log: Mutex::new(VecDeque::new()) })
+        Ok(Self {
+            host,
+            call_log: Mutex::new(VecDeque::new()),
+        })
     }
 
     fn call(&self, method: &str, args: Value, ctx: &CallContext) -> Result<Value, PluginError> {
@@ -117,19 +120,35 @@ impl Plugin for EchoService {
                 Ok(json!({ "slept": ms }))
             }
             "fail" => {
-                let code = args.get("code").and_then(Value::as_str).unwrap_or("INTERNAL_ERROR");
-                let message = args.get("message").and_then(Value::as_str).unwrap_or("failed on request");
+                let code = args
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("INTERNAL_ERROR");
+                let message = args
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("failed on request");
                 Err(PluginError::new(ErrorCode::parse(code), message))
             }
             "panic" => {
-                let message = args.get("message").and_then(Value::as_str).unwrap_or("echo-service panicked on request");
+                let message = args
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("echo-service panicked on request");
                 panic!("{message}");
             }
             "callService" => {
-                let service = args.get("service").and_then(Value::as_str).unwrap_or_default();
-                let method = args.get("method").and_then(Value::as_str).unwrap_or_default();
+                let service = args
+                    .get("service")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let method = args
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let inner = args.get("args").cloned().unwrap_or(Value::Null);
-                self.host.debug(&format!("calling {service}.{method} through the host"));
+                self.host
+                    .debug(&format!("calling {service}.{method} through the host"));
                 let result = self.host.call_service(service, method, &inner)?;
                 Ok(json!({ "via": "echo-service", "result": result }))
             }
@@ -138,7 +157,10 @@ impl Plugin for EchoService {
                 Ok(json!({ "calls": log.iter().cloned().collect::<Vec<_>>() }))
             }
             "resetCalls" => {
-                self.call_log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.call_log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 Ok(json!({ "cleared": true }))
             }
             other => Err(PluginError::unknown_method("echo-service", other)),
@@ -155,6 +177,17 @@ mod tests {
     #[test]
     fn manifest_names_every_method() {
         let names: Vec<_> = manifest().methods.into_iter().map(|m| m.name).collect();
-        assert_eq!(names, ["echo", "sleep", "fail", "panic", "callService", "calls", "resetCalls"]);
+        assert_eq!(
+            names,
+            [
+                "echo",
+                "sleep",
+                "fail",
+                "panic",
+                "callService",
+                "calls",
+                "resetCalls"
+            ]
+        );
     }
 }

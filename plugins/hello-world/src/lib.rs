@@ -2,7 +2,9 @@
 //! It must stay dependency-free: it is the template new plugin authors copy.
 
 use serde_json::{Value, json};
-use tasker_plugin_api::{CallContext, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin};
+use tasker_plugin_api::{
+    CallContext, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin,
+};
 
 /// The plugin instance; it keeps the host handle only to log.
 pub struct HelloWorld {

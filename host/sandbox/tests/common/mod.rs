@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tasker_sandbox::{
-    CallResult, DeliveredResult, Delivery, IssuedCall, LogLine, ParkedCall, RunOutcome, Sandbox, SandboxConfig,
-    SandboxLimits, SegmentRequest,
+    CallResult, DeliveredResult, Delivery, IssuedCall, LogLine, ParkedCall, RunOutcome, Sandbox,
+    SandboxConfig, SandboxLimits, SegmentRequest,
 };
 
 pub const START_MS: i64 = 1_700_000_000_000;
@@ -49,7 +49,9 @@ pub fn echo_host(call: &ParkedCall) -> CallResult {
             method: call.method.clone(),
         }),
         "echo" => CallResult::Ok(call.args.get(0).cloned().unwrap_or(Value::Null)),
-        _ => CallResult::Ok(json!({"service": call.service, "method": call.method, "args": call.args})),
+        _ => CallResult::Ok(
+            json!({"service": call.service, "method": call.method, "args": call.args}),
+        ),
     }
 }
 
@@ -86,11 +88,18 @@ pub async fn drive(
     let mut waiting: VecDeque<ParkedCall> = VecDeque::new();
     let mut logs = Vec::new();
     let mut segments = 1;
-    let mut segment = sandbox.start_or_replay(request.clone()).await.expect("segment runs");
+    let mut segment = sandbox
+        .start_or_replay(request.clone())
+        .await
+        .expect("segment runs");
     let mut clock = START_MS;
     loop {
         logs.extend(segment.logs.clone());
-        let RunOutcome::Suspended { new_calls, outstanding } = &segment.outcome else {
+        let RunOutcome::Suspended {
+            new_calls,
+            outstanding,
+        } = &segment.outcome
+        else {
             return Driven {
                 outcome: segment.outcome,
                 issued,
@@ -103,7 +112,11 @@ pub async fn drive(
             issued.push(call.to_issued());
             waiting.push_back(call.clone());
         }
-        assert_eq!(waiting.len(), outstanding.len(), "outstanding calls agree with the host's view");
+        assert_eq!(
+            waiting.len(),
+            outstanding.len(),
+            "outstanding calls agree with the host's view"
+        );
         let take = batch(waiting.len()).clamp(1, waiting.len());
         clock += 1_000;
         let results = waiting

@@ -28,6 +28,7 @@ CREATE TABLE task_runs (
     calls_completed     BIGINT  NOT NULL DEFAULT 0,
     calls_seen          BIGINT  NOT NULL DEFAULT 0,
     segment_times       TEXT    NOT NULL DEFAULT '[]',
+    ready_at            BIGINT  NOT NULL,
     created_at          BIGINT  NOT NULL,
     started_at          BIGINT,
     suspended_at        BIGINT,
@@ -35,8 +36,8 @@ CREATE TABLE task_runs (
     updated_at          BIGINT  NOT NULL
 );
 
--- Ready runs in FIFO order of the moment they became ready (updated_at is set by every transition).
-CREATE INDEX task_runs_ready ON task_runs (updated_at, id) WHERE status IN ('pending', 'resumable');
+-- Ready runs in FIFO order of the moment they became ready (ready_at: created, or woken up).
+CREATE INDEX task_runs_ready ON task_runs (ready_at, id) WHERE status IN ('pending', 'resumable');
 CREATE INDEX task_runs_leased ON task_runs (lease_expires_at) WHERE status = 'running';
 CREATE INDEX task_runs_owner ON task_runs (lease_owner) WHERE status = 'running';
 CREATE INDEX task_runs_status ON task_runs (status);

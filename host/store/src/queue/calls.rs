@@ -87,7 +87,11 @@ struct InitialState<'a> {
 impl Store {
     /// Records calls of run `task_run_id` as `pending` (ready now). Idempotent: a seq that already
     /// exists is returned as it is (`inserted = false`), never duplicated. Result ordered by seq.
-    pub async fn enqueue_calls(&self, task_run_id: i64, calls: &[NewCall]) -> Result<Vec<Enqueued>> {
+    pub async fn enqueue_calls(
+        &self,
+        task_run_id: i64,
+        calls: &[NewCall],
+    ) -> Result<Vec<Enqueued>> {
         let initial = InitialState {
             status: StackRunStatus::Pending,
             lease: None,

@@ -51,7 +51,8 @@ macro_rules! requeue_runs {
     () => {
         "UPDATE task_runs SET \
          status = CASE WHEN suspended_at IS NULL THEN 'pending' ELSE 'resumable' END, \
-         lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 WHERE status = 'running' "
+         lease_owner = NULL, lease_expires_at = NULL, ready_at = $2, updated_at = $2 \
+         WHERE status = 'running' "
     };
 }
 const RELEASE_RUNS: Sql = Sql::same(concat!(requeue_runs!(), "AND lease_owner = $1"));
@@ -66,7 +67,7 @@ const RECLAIM_CALLS: Sql = Sql::same(
 const RECLAIM_RUNS: Sql = Sql::same(
     "UPDATE task_runs SET \
      status = CASE WHEN suspended_at IS NULL THEN 'pending' ELSE 'resumable' END, \
-     lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
+     lease_owner = NULL, lease_expires_at = NULL, ready_at = $1, updated_at = $1 \
      WHERE status = 'running' AND lease_expires_at < $1",
 );
 

@@ -93,7 +93,9 @@ pub enum CallOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryOutcome {
     /// Back to pending, claimable from `ready_at`.
-    Scheduled { ready_at: i64 },
+    Scheduled {
+        ready_at: i64,
+    },
     NotOwner,
 }
 

@@ -10,8 +10,8 @@ use crate::sql::{Sql, json_int_list, json_list, task_run_columns};
 use crate::{Result, Store, TaskRun, TaskRunStatus};
 
 const CREATE: Sql = Sql::same(concat!(
-    "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, created_at, \
-     updated_at) VALUES ($1, $2, $3, 'pending', $4, $5, $5) RETURNING ",
+    "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, ready_at, \
+     created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5) RETURNING ",
     task_run_columns!()
 ));
 
@@ -28,12 +28,12 @@ const CLAIM: Sql = Sql {
     sqlite: concat!(
         claim_set!(),
         "WHERE id IN (SELECT id FROM task_runs WHERE status IN ('pending', 'resumable') \
-         ORDER BY updated_at, id LIMIT $4) RETURNING ",
+         ORDER BY ready_at, id LIMIT $4) RETURNING ",
         task_run_columns!()
     ),
     postgres: concat!(
         "WITH picked AS (SELECT id FROM task_runs WHERE status IN ('pending', 'resumable') \
-         ORDER BY updated_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) ",
+         ORDER BY ready_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) ",
         claim_set!(),
         "WHERE id IN (SELECT id FROM picked) RETURNING ",
         task_run_columns!()
@@ -51,14 +51,21 @@ const CLAIM_ONE: Sql = Sql::same(concat!(
 macro_rules! append_segment {
     (sqlite, $param:literal) => {
         concat!(
-            "CASE WHEN ", $param, " IS NULL THEN segment_times ELSE json_insert(segment_times, '$[#]', ",
-            $param, ") END"
+            "CASE WHEN ",
+            $param,
+            " IS NULL THEN segment_times ELSE json_insert(segment_times, '$[#]', ",
+            $param,
+            ") END"
         )
     };
     (postgres, $param:literal) => {
         concat!(
-            "CASE WHEN ", $param, "::bigint IS NULL THEN segment_times \
-             ELSE (segment_times::jsonb || to_jsonb(", $param, "::bigint))::text END"
+            "CASE WHEN ",
+            $param,
+            "::bigint IS NULL THEN segment_times \
+             ELSE (segment_times::jsonb || to_jsonb(",
+            $param,
+            "::bigint))::text END"
         )
     };
 }
@@ -69,7 +76,7 @@ macro_rules! suspend {
         concat!(
             "UPDATE task_runs SET \
              status = CASE WHEN calls_completed > $3 THEN 'resumable' ELSE 'suspended' END, \
-             calls_seen = $3, suspended_at = $4, updated_at = $4, lease_expires_at = NULL, \
+             calls_seen = $3, suspended_at = $4, ready_at = $4, updated_at = $4, lease_expires_at = NULL, \
              segment_times = ",
             append_segment!($backend, "$5"),
             " WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING status"
@@ -165,7 +172,7 @@ impl Store {
             .await
             .step("claim runs")?;
         let mut runs = decode_all(&rows, TaskRun::from_row)?;
-        runs.sort_by_key(|run| (run.updated_at, run.id));
+        runs.sort_by_key(|run| (run.ready_at, run.id));
         Ok(runs)
     }
 
@@ -234,7 +241,12 @@ impl Store {
     }
 
     /// Fails a running run held by `end.owner` with `error`; its pending calls fail with "run failed".
-    pub async fn fail_run(&self, run_id: i64, end: SegmentEnd<'_>, error: &str) -> Result<EndOutcome> {
+    pub async fn fail_run(
+        &self,
+        run_id: i64,
+        end: SegmentEnd<'_>,
+        error: &str,
+    ) -> Result<EndOutcome> {
         const STEP: &str = "fail run";
         let now = self.now();
         let mut tx = self.begin_write(STEP).await?;

@@ -2,7 +2,8 @@
 //! may settle it, so the journal never holds two results; settling wakes the run in the same
 //! transaction (SQLite) or statement (PostgreSQL).
 
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row};
 
 use super::{CallOutcome, RetryOutcome, RunWake};
 use crate::error::StepExt;
@@ -18,28 +19,32 @@ macro_rules! settle_call {
     };
 }
 
-/// Counts the settlement on the run and wakes it if it was waiting. updated_at changes only with the
-/// status, because it orders ready runs (FIFO).
+/// Counts the settlement on the run and wakes it if it was waiting. ready_at changes only on the
+/// wake-up, because it orders ready runs (FIFO). $N = now.
 macro_rules! wake_run {
-    () => {
-        "UPDATE task_runs SET calls_completed = calls_completed + 1, \
-         status = CASE WHEN status = 'suspended' THEN 'resumable' ELSE status END, \
-         updated_at = CASE WHEN status = 'suspended' THEN $6 ELSE updated_at END "
+    ($now:literal) => {
+        concat!(
+            "UPDATE task_runs SET calls_completed = calls_completed + 1, \
+             status = CASE WHEN status = 'suspended' THEN 'resumable' ELSE status END, \
+             ready_at = CASE WHEN status = 'suspended' THEN ",
+            $now,
+            " ELSE ready_at END, updated_at = ",
+            $now,
+            " "
+        )
     };
 }
 
 const SETTLE_SQLITE_CALL: &str = concat!(settle_call!(), " RETURNING task_run_id");
 const WAKE_SQLITE_RUN: &str = concat!(
-    "UPDATE task_runs SET calls_completed = calls_completed + 1, \
-     status = CASE WHEN status = 'suspended' THEN 'resumable' ELSE status END, \
-     updated_at = CASE WHEN status = 'suspended' THEN $2 ELSE updated_at END \
-     WHERE id = $1 RETURNING id, status, calls_completed"
+    wake_run!("$2"),
+    "WHERE id = $1 RETURNING id, status, calls_completed"
 );
 const SETTLE_POSTGRES: &str = concat!(
     "WITH settled AS (",
     settle_call!(),
     " RETURNING task_run_id) ",
-    wake_run!(),
+    wake_run!("$6"),
     "WHERE id = (SELECT task_run_id FROM settled) RETURNING id, status, calls_completed"
 );
 
@@ -53,9 +58,20 @@ const RETRY: Sql = Sql::same(
 impl Store {
     /// Journals `result` (JSON text) for call `call_id` if `owner` holds its lease; bumps the run's
     /// `calls_completed` and wakes it (suspended → resumable) atomically.
-    pub async fn complete_call(&self, call_id: i64, owner: &str, result: &str) -> Result<CallOutcome> {
-        self.settle(call_id, owner, StackRunStatus::Completed, Some(result), None)
-            .await
+    pub async fn complete_call(
+        &self,
+        call_id: i64,
+        owner: &str,
+        result: &str,
+    ) -> Result<CallOutcome> {
+        self.settle(
+            call_id,
+            owner,
+            StackRunStatus::Completed,
+            Some(result),
+            None,
+        )
+        .await
     }
 
     /// Fails call `call_id` for good (no more retries) with `error`, like [`Store::complete_call`].
@@ -91,6 +107,33 @@ impl Store {
         })
     }
 
+    /// Journals several results of `owner`'s calls in one transaction (one commit instead of one per
+    /// call); each entry gets its own outcome, as [`Store::complete_call`] would give it.
+    pub async fn complete_calls(
+        &self,
+        owner: &str,
+        results: &[(i64, &str)],
+    ) -> Result<Vec<CallOutcome>> {
+        const STEP: &str = "complete calls";
+        let now = self.now();
+        let mut tx = self.begin_write(STEP).await?;
+        let mut outcomes = Vec::with_capacity(results.len());
+        for (call_id, result) in results {
+            let settlement = Settlement {
+                call_id: *call_id,
+                owner,
+                status: StackRunStatus::Completed,
+                result: Some(result),
+                error: None,
+                now,
+            };
+            let row = settle_in(&mut tx, self.backend(), &settlement).await?;
+            outcomes.push(outcome(row)?);
+        }
+        tx.commit().await.step(STEP)?;
+        Ok(outcomes)
+    }
+
     async fn settle(
         &self,
         call_id: i64,
@@ -100,53 +143,96 @@ impl Store {
         error: Option<&str>,
     ) -> Result<CallOutcome> {
         const STEP: &str = "settle call";
-        let now = self.now();
-        let wake_row = match self.backend() {
-            Backend::Postgres => sqlx::query(SETTLE_POSTGRES)
-                .bind(call_id)
-                .bind(owner)
-                .bind(status.as_str())
-                .bind(result)
-                .bind(error)
-                .bind(now)
+        let settlement = Settlement {
+            call_id,
+            owner,
+            status,
+            result,
+            error,
+            now: self.now(),
+        };
+        let row = match self.backend() {
+            // One statement: atomic without an explicit transaction.
+            Backend::Postgres => bind_settlement(sqlx::query(SETTLE_POSTGRES), &settlement)
                 .fetch_optional(&self.pool)
                 .await
                 .step(STEP)?,
             Backend::Sqlite => {
                 let mut tx = self.begin_write(STEP).await?;
-                let settled = sqlx::query(SETTLE_SQLITE_CALL)
-                    .bind(call_id)
-                    .bind(owner)
-                    .bind(status.as_str())
-                    .bind(result)
-                    .bind(error)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .step(STEP)?;
-                let Some(settled) = settled else {
-                    // Dropping the transaction rolls it back; nothing was written.
-                    return Ok(CallOutcome::NotOwner);
-                };
-                let task_run_id: i64 = settled.try_get(0).step(STEP)?;
-                let row = sqlx::query(WAKE_SQLITE_RUN)
-                    .bind(task_run_id)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .step(STEP)?;
-                tx.commit().await.step(STEP)?;
+                let row = settle_in(&mut tx, Backend::Sqlite, &settlement).await?;
+                if row.is_some() {
+                    tx.commit().await.step(STEP)?;
+                }
+                // Otherwise dropping the transaction rolls it back; nothing was written.
                 row
             }
         };
-        let Some(row) = wake_row else {
-            return Ok(CallOutcome::NotOwner);
-        };
-        let run_status: String = row.try_get(1).step(STEP)?;
-        Ok(CallOutcome::Settled(RunWake {
-            task_run_id: row.try_get(0).step(STEP)?,
-            run_status: run_status.parse()?,
-            calls_completed: row.try_get(2).step(STEP)?,
-        }))
+        outcome(row)
     }
+}
+
+/// One call settlement.
+struct Settlement<'a> {
+    call_id: i64,
+    owner: &'a str,
+    status: StackRunStatus,
+    result: Option<&'a str>,
+    error: Option<&'a str>,
+    now: i64,
+}
+
+fn bind_settlement<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    settlement: &Settlement<'_>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    query
+        .bind(settlement.call_id)
+        .bind(settlement.owner.to_owned())
+        .bind(settlement.status.as_str())
+        .bind(settlement.result.map(str::to_owned))
+        .bind(settlement.error.map(str::to_owned))
+        .bind(settlement.now)
+}
+
+/// Settles one call inside the caller's transaction; the run's (id, status, calls_completed) row, or
+/// `None` when the caller does not own the call (nothing written).
+async fn settle_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    settlement: &Settlement<'_>,
+) -> Result<Option<AnyRow>> {
+    const STEP: &str = "settle call";
+    if backend == Backend::Postgres {
+        return bind_settlement(sqlx::query(SETTLE_POSTGRES), settlement)
+            .fetch_optional(&mut *conn)
+            .await
+            .step(STEP);
+    }
+    let settled = bind_settlement(sqlx::query(SETTLE_SQLITE_CALL), settlement)
+        .fetch_optional(&mut *conn)
+        .await
+        .step(STEP)?;
+    let Some(settled) = settled else {
+        return Ok(None);
+    };
+    let task_run_id: i64 = settled.try_get(0).step(STEP)?;
+    sqlx::query(WAKE_SQLITE_RUN)
+        .bind(task_run_id)
+        .bind(settlement.now)
+        .fetch_optional(&mut *conn)
+        .await
+        .step(STEP)
+}
+
+fn outcome(row: Option<AnyRow>) -> Result<CallOutcome> {
+    const STEP: &str = "settle call";
+    let Some(row) = row else {
+        return Ok(CallOutcome::NotOwner);
+    };
+    let run_status: String = row.try_get(1).step(STEP)?;
+    Ok(CallOutcome::Settled(RunWake {
+        task_run_id: row.try_get(0).step(STEP)?,
+        run_status: run_status.parse()?,
+        calls_completed: row.try_get(2).step(STEP)?,
+    }))
 }

@@ -35,7 +35,9 @@ impl TestDatabase {
 
     /// A new SQLite file in its own temporary directory.
     pub fn sqlite() -> TestResult<Self> {
-        let dir = tempfile::Builder::new().prefix("tasker-sqlite-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tasker-sqlite-")
+            .tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("tasker.db").display());
         Ok(Self {
             backend: Backend::Sqlite,

@@ -96,7 +96,10 @@ fn start_cluster() -> TestResult<String> {
     let data = dir.join("data");
     let as_root = running_as_root();
     if as_root {
-        run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&dir))?;
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(&dir))?;
     }
     run(postgres_command(as_root, &bin.join("initdb"))
         .arg("-D")
@@ -161,7 +164,11 @@ fn free_port() -> TestResult<u16> {
 
 /// A detached shell that outlives us: when this process is gone, it stops the cluster and deletes it.
 fn spawn_watchdog(as_root: bool, bin: &Path, dir: &Path) -> TestResult<()> {
-    let run_as = if as_root { "runuser -u postgres -- " } else { "" };
+    let run_as = if as_root {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
          {run_as}'{pg_ctl}' -D '{data}' stop -m immediate >/dev/null 2>&1; rm -rf '{dir}'",

@@ -1,6 +1,7 @@
 //! Behavioural tests of tasker-store; every test body runs on SQLite (fresh file) and PostgreSQL
 //! (fresh database on a real server) through `on_both_backends!`.
 
+mod bench;
 mod calls;
 mod concurrency;
 mod leases;
@@ -46,7 +47,9 @@ pub fn lease(owner: &str) -> Lease<'_> {
 
 /// A new run, claimed by `owner` (status running).
 pub async fn running_run(store: &Store, owner: &str) -> anyhow::Result<TaskRun> {
-    let run = store.create_run(&NewRun::new("task", "code-hash", "{}")).await?;
+    let run = store
+        .create_run(&NewRun::new("task", "code-hash", "{}"))
+        .await?;
     let claimed = store
         .claim_run(run.id, lease(owner))
         .await?

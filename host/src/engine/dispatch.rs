@@ -1,0 +1,191 @@
+//! Host-call execution: claims ready stack runs, calls the service through the registry
+//! with the call's context (task run, stack run, idempotency key, attempt) under a
+//! timeout, and settles the journal entry: complete, retry later (retryable errors only,
+//! exponential backoff with jitter) or fail. `tasks.execute` starts a child run and
+//! settles with the child's result. Only the lease owner settles a call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tasker_plugin_api::{CallContext, ErrorCode, PluginError};
+use tasker_store::queue::{CallClaim, CallOutcome, RetryOutcome};
+use tasker_store::{StackRun, TaskRunStatus};
+
+use super::Engine;
+use super::journal::error_text;
+
+/// How a dispatched call ends.
+enum Settle {
+    Complete(Value),
+    Retry(PluginError),
+    Fail(PluginError),
+}
+
+/// Errors worth retrying: timeouts, rate limits, upstream and internal (5xx) failures.
+pub fn is_retryable(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::Timeout | ErrorCode::RateLimit | ErrorCode::ExternalService | ErrorCode::Internal | ErrorCode::Configuration)
+}
+
+impl Engine {
+    /// Claims ready calls (new, retried or reclaimed) and dispatches them.
+    pub(super) async fn call_loop(self: Arc<Self>) {
+        loop {
+            let free = self.call_slots.available_permits().min(256);
+            let claimed = if free == 0 {
+                Ok(Vec::new())
+            } else {
+                self.store.claim_calls(&CallClaim { lease: self.lease(), limit: free as i64, services: None }).await
+            };
+            match claimed {
+                Ok(calls) if !calls.is_empty() => {
+                    for call in calls {
+                        self.spawn_dispatch(call);
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("claiming calls failed (will retry): {e}"),
+            }
+            let _ = tokio::time::timeout(self.cfg.poll_interval, self.wake_calls.notified()).await;
+        }
+    }
+
+    /// Runs a call this host holds the lease of, in its own task.
+    pub(super) fn spawn_dispatch(self: &Arc<Self>, call: StackRun) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = engine.call_slots.clone().acquire_owned().await else { return };
+            engine.dispatch(call).await;
+        });
+    }
+
+    async fn dispatch(self: &Arc<Self>, call: StackRun) {
+        let settle = self.execute_call(&call).await;
+        let owner = self.cfg.owner.as_str();
+        let outcome = match settle {
+            Settle::Complete(value) => self.store.complete_call(call.id, owner, &value.to_string()).await,
+            Settle::Retry(e) if call.attempts < call.max_attempts => {
+                let backoff = self.backoff(call.attempts);
+                tracing::debug!(call_id = call.id, attempt = call.attempts, "retrying {}.{} in {backoff:?}: {}", call.service, call.method, e.message);
+                let text = error_text(e.code.as_str(), &e.message, &call.service, &call.method);
+                match self.store.retry_call(call.id, owner, &text, backoff.as_millis() as i64).await {
+                    Ok(RetryOutcome::Scheduled { .. }) => {
+                        let engine = self.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(backoff).await;
+                            engine.wake_calls.notify_one();
+                        });
+                    }
+                    Ok(RetryOutcome::NotOwner) => tracing::warn!(call_id = call.id, "lost the call's lease before retrying"),
+                    Err(e) => tracing::error!(call_id = call.id, "recording a retry failed: {e}"),
+                }
+                return;
+            }
+            Settle::Retry(e) | Settle::Fail(e) => {
+                let text = error_text(e.code.as_str(), &e.message, &call.service, &call.method);
+                self.store.fail_call(call.id, owner, &text).await
+            }
+        };
+        match outcome {
+            Ok(CallOutcome::Settled(wake)) => {
+                if wake.run_status == TaskRunStatus::Resumable {
+                    self.wake_runs.notify_one();
+                }
+            }
+            Ok(CallOutcome::NotOwner) => {
+                tracing::warn!(call_id = call.id, "lost the call's lease; its result was discarded (another host owns it)")
+            }
+            Err(e) => tracing::error!(call_id = call.id, "settling the call failed: {e}"),
+        }
+    }
+
+    fn backoff(&self, attempt: i64) -> Duration {
+        let exp = self.cfg.retry_base.saturating_mul(1u32 << attempt.clamp(0, 10) as u32);
+        let capped = exp.min(Duration::from_secs(30));
+        // Full jitter in [50%, 100%] so retries of many calls do not arrive together.
+        let jitter = 0.5 + 0.5 * (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
+        capped.mul_f64(jitter)
+    }
+
+    async fn execute_call(self: &Arc<Self>, call: &StackRun) -> Settle {
+        let Some(registry) = self.registry() else {
+            return Settle::Retry(PluginError::new(ErrorCode::Configuration, "the host is shutting down"));
+        };
+        let args: Value = serde_json::from_str(&call.args).unwrap_or(Value::Null);
+        let is_nested = registry.resolve(&call.service).is_some_and(|s| s.name == "task-executor") && call.method == "execute";
+        if is_nested {
+            return self.run_nested(call, args).await;
+        }
+        let ctx = CallContext {
+            request_id: None,
+            task_run_id: Some(call.task_run_id),
+            stack_run_id: Some(call.id),
+            idempotency_key: Some(call.idempotency_key.clone()),
+            attempt: u32::try_from(call.attempts).ok(),
+            caller: None,
+        };
+        let result = tokio::time::timeout(self.cfg.call_timeout, registry.call(&call.service, &call.method, args, ctx)).await;
+        match result {
+            Ok(Ok(value)) => Settle::Complete(value),
+            Ok(Err(e)) if is_retryable(e.code) => Settle::Retry(e),
+            Ok(Err(e)) => Settle::Fail(e),
+            Err(_) => Settle::Retry(PluginError::new(
+                ErrorCode::Timeout,
+                format!("{}.{} did not finish within {} s", call.service, call.method, self.cfg.call_timeout.as_secs_f64()),
+            )),
+        }
+    }
+
+    /// `tasks.execute({taskName | task_identifier, input})`: starts (or finds, after a
+    /// crash) the child run and settles with its result once it ends.
+    async fn run_nested(self: &Arc<Self>, call: &StackRun, args: Value) -> Settle {
+        let (name, input) = nested_args(&args);
+        let Some(name) = name else {
+            return Settle::Fail(PluginError::validation("tasks.execute needs {taskName, input}"));
+        };
+        let child = match self.store.child_run(call.id).await {
+            Ok(Some(child)) => child,
+            Ok(None) => match self.submit(&name, &input, Some(call.id)).await {
+                Ok(run) => run,
+                Err(e) => return Settle::Fail(e.into()),
+            },
+            Err(e) => return Settle::Retry(PluginError::new(ErrorCode::Configuration, format!("database: {e}"))),
+        };
+        loop {
+            match self.wait_for_end(child.id, Duration::from_secs(3600)).await {
+                Ok(Some(run)) if run.status == TaskRunStatus::Completed => {
+                    let value = run.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or(Value::Null);
+                    return Settle::Complete(value);
+                }
+                Ok(Some(run)) if run.status.is_terminal() => {
+                    let message = run
+                        .error
+                        .as_deref()
+                        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+                        .and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_else(|| format!("child run {} {}", run.id, run.status.as_str()));
+                    return Settle::Fail(PluginError::new(ErrorCode::ExternalService, format!("task '{name}' (run {}) failed: {message}", run.id)));
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) => return Settle::Fail(PluginError::internal(format!("child run {} disappeared", child.id))),
+                Err(e) => return Settle::Retry(PluginError::new(ErrorCode::Configuration, format!("database: {e}"))),
+            }
+        }
+    }
+}
+
+/// Reads `{taskName|task_identifier|name, input}` or `[name, input]`.
+fn nested_args(args: &Value) -> (Option<String>, Value) {
+    match args {
+        Value::Array(items) => (
+            items.first().and_then(Value::as_str).map(str::to_owned),
+            items.get(1).cloned().unwrap_or(Value::Object(Default::default())),
+        ),
+        Value::Object(obj) => (
+            ["taskName", "task_identifier", "name"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)).map(str::to_owned),
+            obj.get("input").cloned().unwrap_or(Value::Object(Default::default())),
+        ),
+        _ => (None, Value::Null),
+    }
+}

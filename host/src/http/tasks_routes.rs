@@ -1,0 +1,117 @@
+//! REST routes of the task API (task-executor's port and `/services/task-executor/` on the
+//! gateway): `POST /tasks`, `DELETE /tasks/{name}`, `POST /execute[?wait=S]`,
+//! `GET /status[?id=N]`, `GET /runs/{id}`, `POST /runs/{id}/cancel`, `GET /logs?task_id=N`,
+//! `GET /list`, `GET /schema?task=NAME[&format=json|openapi|openai]`. Parsing and
+//! rendering only; the work is done by [`TaskService`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use poem::web::{Data, Path, Query};
+use poem::{Body, EndpointExt, Response, Route, delete, get, handler, post};
+use serde_json::{Map, Value};
+
+use crate::http::envelope::{self, ApiError, RequestMeta};
+use crate::http::service_routes::read_json;
+use crate::server::DEFAULT_BODY_LIMIT;
+use crate::services::tasks::TaskService;
+
+/// Adds the task API's routes to `route`.
+pub fn add_task_routes(route: Route, service: Arc<TaskService>) -> Route {
+    let svc = || service.clone();
+    route
+        .at("/tasks", post(register).data(svc()))
+        .at("/tasks/:name", delete(remove).data(svc()))
+        .at("/execute", post(execute).data(svc()))
+        .at("/status", get(status).data(svc()))
+        .at("/runs/:id", get(run_tree).data(svc()))
+        .at("/runs/:id/cancel", post(cancel).data(svc()))
+        .at("/logs", get(logs).data(svc()))
+        .at("/list", get(list).data(svc()))
+        .at("/schema", get(schema).data(svc()))
+}
+
+fn query_args(query: HashMap<String, String>) -> Value {
+    Value::Object(query.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<Map<_, _>>())
+}
+
+fn render(result: Result<Value, tasker_plugin_api::PluginError>, meta: &RequestMeta) -> Response {
+    envelope::outcome(result, meta)
+}
+
+#[handler]
+async fn register(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, body: Body) -> Response {
+    match read_json(body, DEFAULT_BODY_LIMIT).await {
+        Ok(args) => render(svc.register(&args).await, &meta),
+        Err(e) => e.into_response(&meta),
+    }
+}
+
+#[handler]
+async fn remove(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(name): Path<String>) -> Response {
+    render(svc.delete(&name).await, &meta)
+}
+
+#[handler]
+async fn execute(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Body,
+) -> Response {
+    let args = match read_json(body, DEFAULT_BODY_LIMIT).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(&meta),
+    };
+    let wait = match query.get("wait").map(|w| w.parse::<f64>()) {
+        None => None,
+        Some(Ok(w)) if w.is_finite() && w >= 0.0 => Some(w),
+        Some(_) => {
+            return ApiError::new(tasker_plugin_api::ErrorCode::Validation, "'wait' must be a number of seconds").into_response(&meta);
+        }
+    };
+    match svc.execute(&args, wait).await {
+        Ok((code, data)) => envelope::success_with_status(code, data, &meta),
+        Err(e) => ApiError::from(e).into_response(&meta),
+    }
+}
+
+#[handler]
+async fn status(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+    render(svc.status(&query_args(query)).await, &meta)
+}
+
+fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::new(tasker_plugin_api::ErrorCode::Validation, format!("run id must be an integer, got '{raw}'")))
+}
+
+#[handler]
+async fn run_tree(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(id): Path<String>) -> Response {
+    match parse_id(&id) {
+        Ok(id) => render(svc.run_tree(id).await, &meta),
+        Err(e) => e.into_response(&meta),
+    }
+}
+
+#[handler]
+async fn cancel(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(id): Path<String>) -> Response {
+    match parse_id(&id) {
+        Ok(id) => render(svc.cancel(id).await, &meta),
+        Err(e) => e.into_response(&meta),
+    }
+}
+
+#[handler]
+async fn logs(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+    render(svc.logs(&query_args(query)).await, &meta)
+}
+
+#[handler]
+async fn list(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>) -> Response {
+    render(svc.list().await, &meta)
+}
+
+#[handler]
+async fn schema(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+    render(svc.schema(&query_args(query)).await, &meta)
+}
