@@ -105,6 +105,10 @@ pub async fn run(
         plugin_config: load_plugin_config(&args)?,
         default_concurrency: args.plugin_concurrency,
         call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
+        host_facts: serde_json::json!({
+            "databaseUrl": args.database_url,
+            "version": env!("CARGO_PKG_VERSION"),
+        }),
     };
     let entries = assemble(sources, slot.clone()).await?;
     let registry = Arc::new(Registry::new(entries));

@@ -59,6 +59,7 @@ pub struct TestHostBuilder {
     args: Vec<String>,
     ready_timeout: Duration,
     database_url: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 /// What a host that refused to start left behind.
@@ -93,6 +94,7 @@ impl Default for TestHostBuilder {
             args: Vec::new(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
             database_url: None,
+            env: Vec::new(),
         }
     }
 }
@@ -153,6 +155,13 @@ impl TestHostBuilder {
     /// one database between hosts, or across a restart, or to use PostgreSQL).
     pub fn database_url(mut self, url: &str) -> Self {
         self.database_url = Some(url.to_owned());
+        self
+    }
+
+    /// Sets an environment variable for the host process (after scrubbing the inherited
+    /// `TASKER_*` and similar variables).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -249,6 +258,9 @@ impl TestHostBuilder {
             if name.to_string_lossy().starts_with(HOST_ENV_PREFIX) {
                 command.env_remove(name);
             }
+        }
+        for (name, value) in &self.env {
+            command.env(name, value);
         }
         let child = command
             .spawn()

@@ -93,8 +93,9 @@ fn sequential_calls_return_results(backend: Backend) -> Result<()> {
         "three-calls",
         r#"module.exports = async function({ n = 1 }) {
             const a = await __callHostTool__("echo-service", "echo", { v: n });
-            const b = await __callHostTool__("echo-service", ["echo"], [{ v: a.v + 1 }]);
-            const c = await tools["echo-service"].echo({ v: b.v + 1 });
+            // echo returns its arguments as sent: here a positional array.
+            const [b] = await __callHostTool__("echo-service", ["echo"], [{ v: a.v + 1 }]);
+            const [c] = await tools["echo-service"].echo({ v: b.v + 1 });
             const g = await __callHostTool__("hello-world", "hello", ["task"]);
             return { values: [a.v, b.v, c.v], greeting: g.message };
         }"#,
@@ -335,7 +336,7 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
             bail!("the run made no progress: {tree:#}");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
     first.kill()?;
 
     let second = host(&db, &["--lease-secs", "2"])?;

@@ -80,6 +80,9 @@ pub struct Sources {
     pub default_concurrency: u32,
     /// Per-call timeout.
     pub call_timeout: Duration,
+    /// Facts every plugin receives under the reserved configuration key `"host"`
+    /// (e.g. `databaseUrl`), merged into its own configuration.
+    pub host_facts: Value,
 }
 
 enum Source {
