@@ -26,6 +26,12 @@ pub enum Command {
     New(NewArgs),
     /// Write (or check) the OpenAPI documents of every plugin in a directory.
     Openapi(OpenapiArgs),
+    /// Run one task file against the local database and plugins, streaming its progress.
+    Run(crate::run_cmd::RunArgs),
+    /// Upload every `*.js` in a folder to a running host's task API.
+    Publish(crate::publish_cmd::PublishArgs),
+    /// Measure the durable engine (starts its own hosts; prints a table).
+    Bench(crate::bench_cmd::BenchArgs),
 }
 
 /// Options of `tasker-host new`.
@@ -140,6 +146,9 @@ pub struct ServeArgs {
     /// Per-call timeout for plugin and remote calls, in seconds.
     #[arg(long, default_value_t = 30)]
     pub call_timeout_secs: u64,
+    /// Per-service call timeout overriding `--call-timeout-secs`: `name=seconds` (repeatable).
+    #[arg(long = "service-timeout", value_name = "NAME=SECS")]
+    pub service_timeouts: Vec<String>,
     /// `Access-Control-Allow-Origin` sent on every response.
     #[arg(long, env = "TASKER_CORS_ORIGIN", default_value = "*")]
     pub cors_origin: String,
@@ -185,6 +194,17 @@ impl ServeArgs {
                     Ok((name.to_owned(), url.trim_end_matches('/').to_owned()))
                 }
                 _ => Err(format!("--remote expects NAME=http://host:port, got '{r}'")),
+            })
+            .collect()
+    }
+
+    /// Parsed `--service-timeout name=secs` pairs.
+    pub fn parsed_service_timeouts(&self) -> Result<Vec<(String, u64)>, String> {
+        self.service_timeouts
+            .iter()
+            .map(|t| match t.split_once('=').map(|(n, s)| (n, s.parse::<u64>())) {
+                Some((name, Ok(secs))) if !name.is_empty() && secs > 0 => Ok((name.to_owned(), secs)),
+                _ => Err(format!("--service-timeout expects NAME=SECONDS (seconds > 0), got '{t}'")),
             })
             .collect()
     }

@@ -5,14 +5,17 @@
 //! The binary (`main.rs`) only parses the CLI, sets up logging and calls into this library.
 //! This crate must never depend on a concrete plugin: plugins are found at run time.
 
+pub mod bench_cmd;
 pub mod config;
 pub mod engine;
 pub mod http;
 pub mod logging;
 pub mod openapi_cmd;
+pub mod publish_cmd;
 pub mod plugins;
 pub mod registry;
 pub mod registry_file;
+pub mod run_cmd;
 pub mod scaffold;
 pub mod server;
 pub mod services;

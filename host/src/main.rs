@@ -23,6 +23,15 @@ fn main() -> anyhow::Result<()> {
         }),
         Some(Command::New(args)) => new_plugin(&args),
         Some(Command::Openapi(args)) => Ok(tasker_host::openapi_cmd::run(&args)?),
+        Some(Command::Run(args)) => {
+            let completed = runtime.block_on(tasker_host::run_cmd::run(&args))?;
+            if !completed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(Command::Bench(args)) => tasker_host::bench_cmd::run(&args),
+        Some(Command::Publish(args)) => runtime.block_on(tasker_host::publish_cmd::run(&args)).map(|_| ()),
     }
 }
 

@@ -82,38 +82,7 @@ pub async fn run(
             "{flag} is accepted for compatibility with the original CLI and ignored: plugins are native libraries"
         );
     }
-    let discovery = loader::discover(&args.plugins)?;
-    for skipped in &discovery.skipped {
-        tracing::warn!(file = %skipped.path.display(), "skipping {}: {}", skipped.path.display(), skipped.reason);
-    }
-    if discovery.plugins.is_empty() {
-        tracing::warn!("no plugins found in {}", args.plugins.display());
-    }
-    let slot = Arc::new(OnceLock::new());
-    let engine = start_engine(&args).await?;
-    let tasks = Arc::new(TaskService::new(engine.clone()));
-    let core: Vec<Arc<dyn CoreService>> = vec![
-        Arc::new(DirectExecutor::new(engine.clone(), tasks.clone())),
-        Arc::new(StackProcessor::new(engine.clone())),
-        tasks,
-    ];
-    let sources = Sources {
-        plugins: discovery.plugins,
-        core,
-        remotes: args.parsed_remotes().map_err(StartError::Config)?,
-        selection: args.services.clone(),
-        plugin_config: load_plugin_config(&args)?,
-        default_concurrency: args.plugin_concurrency,
-        call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
-        host_facts: serde_json::json!({
-            "databaseUrl": args.database_url,
-            "version": env!("CARGO_PKG_VERSION"),
-        }),
-    };
-    let entries = assemble(sources, slot.clone()).await?;
-    let registry = Arc::new(Registry::new(entries));
-    let _ = slot.set(Arc::downgrade(&registry));
-    engine.start(&registry);
+    let (registry, engine) = build_host(&args).await?;
 
     let bound = bind_all(&args, &registry).await?;
     let listing = Arc::new(listings(&args, &registry, &bound));
@@ -177,6 +146,45 @@ pub async fn run(
     Ok(())
 }
 
+/// Discovers plugins, opens the database, assembles the registry and starts the engine:
+/// everything but the HTTP listeners (also used by `tasker-host run`).
+pub async fn build_host(args: &ServeArgs) -> Result<(Arc<Registry>, Arc<Engine>), StartError> {
+    let discovery = loader::discover(&args.plugins)?;
+    for skipped in &discovery.skipped {
+        tracing::warn!(file = %skipped.path.display(), "skipping {}: {}", skipped.path.display(), skipped.reason);
+    }
+    if discovery.plugins.is_empty() {
+        tracing::warn!("no plugins found in {}", args.plugins.display());
+    }
+    let slot = Arc::new(OnceLock::new());
+    let engine = start_engine(args).await?;
+    let tasks = Arc::new(TaskService::new(engine.clone()));
+    let core: Vec<Arc<dyn CoreService>> = vec![
+        Arc::new(DirectExecutor::new(engine.clone(), tasks.clone())),
+        Arc::new(StackProcessor::new(engine.clone())),
+        tasks,
+    ];
+    let sources = Sources {
+        plugins: discovery.plugins,
+        core,
+        remotes: args.parsed_remotes().map_err(StartError::Config)?,
+        selection: args.services.clone(),
+        plugin_config: load_plugin_config(args)?,
+        default_concurrency: args.plugin_concurrency,
+        call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
+        service_timeouts: service_timeouts(args)?,
+        host_facts: serde_json::json!({
+            "databaseUrl": args.database_url,
+            "version": env!("CARGO_PKG_VERSION"),
+        }),
+    };
+    let entries = assemble(sources, slot.clone()).await?;
+    let registry = Arc::new(Registry::new(entries));
+    let _ = slot.set(Arc::downgrade(&registry));
+    engine.start(&registry);
+    Ok((registry, engine))
+}
+
 /// Opens the database (creating and migrating it) and builds the engine.
 async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
     let sync = match args.sync {
@@ -195,11 +203,21 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         lease: Duration::from_secs(args.lease_secs.max(1)),
         call_concurrency: args.workers.max(1),
         call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
+        service_timeouts: service_timeouts(args)?,
         max_attempts: args.max_attempts.max(1),
         live_cache: !args.replay_only,
         ..EngineConfig::default()
     };
     Ok(Engine::new(store, sandbox, cfg))
+}
+
+fn service_timeouts(args: &ServeArgs) -> Result<std::collections::HashMap<String, Duration>, StartError> {
+    Ok(args
+        .parsed_service_timeouts()
+        .map_err(StartError::Config)?
+        .into_iter()
+        .map(|(name, secs)| (name, Duration::from_secs(secs)))
+        .collect())
 }
 
 fn load_plugin_config(args: &ServeArgs) -> Result<BTreeMap<String, Value>, StartError> {

@@ -20,6 +20,7 @@ fn manifest() -> Manifest {
         description: "Echoes, sleeps, fails and panics on request.".into(),
         api_version: tasker_plugin_api::API_VERSION,
         aliases: vec![],
+        chain_method: None,
         max_concurrency: None,
         methods: vec![
             MethodSpec::new("echo", "Returns its arguments unchanged").example(json!({ "hello": "world" })),

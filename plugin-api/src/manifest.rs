@@ -20,6 +20,11 @@ pub struct Manifest {
     /// Other names the service answers to (e.g. the seed's `wrappedkeystore`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// When set, requests in the chain form (`{"chain": [...]}`) are delivered whole to this
+    /// method as `{"chain": [...]}` instead of being reduced to a dotted method path (for
+    /// builders such as supabase-js, whose chain is the query itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_method: Option<String>,
     /// Most calls the host runs at once against this plugin (None: the host's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,

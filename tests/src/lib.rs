@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod database;
+mod fake_http;
 mod http;
 mod json;
 pub mod known;
@@ -16,6 +17,7 @@ mod test_host;
 
 pub use artifacts::{cargo_target_dir, host_binary, plugin_file, plugin_file_name, profile_dir};
 pub use database::{Backend, TestDatabase};
+pub use fake_http::{FakeHttpServer, FakeRequest, FakeResponse};
 pub use http::{Reply, client};
 pub use json::{find_key, resolve_refs};
 pub use logs::Logs;

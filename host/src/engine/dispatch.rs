@@ -125,14 +125,22 @@ impl Engine {
             attempt: u32::try_from(call.attempts).ok(),
             caller: None,
         };
-        let result = tokio::time::timeout(self.cfg.call_timeout, registry.call(&call.service, &call.method, args, ctx)).await;
+        let canonical = registry.resolve(&call.service).map(|s| s.name.clone()).unwrap_or_default();
+        let timeout = self
+            .cfg
+            .service_timeouts
+            .get(&call.service)
+            .or_else(|| self.cfg.service_timeouts.get(&canonical))
+            .copied()
+            .unwrap_or(self.cfg.call_timeout);
+        let result = tokio::time::timeout(timeout, registry.call(&call.service, &call.method, args, ctx)).await;
         match result {
             Ok(Ok(value)) => Settle::Complete(value),
             Ok(Err(e)) if is_retryable(e.code) => Settle::Retry(e),
             Ok(Err(e)) => Settle::Fail(e),
             Err(_) => Settle::Retry(PluginError::new(
                 ErrorCode::Timeout,
-                format!("{}.{} did not finish within {} s", call.service, call.method, self.cfg.call_timeout.as_secs_f64()),
+                format!("{}.{} did not finish within {} s", call.service, call.method, timeout.as_secs_f64()),
             )),
         }
     }

@@ -39,6 +39,8 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// Per-call timeout.
     pub call_timeout: Duration,
+    /// Per-service timeouts overriding `call_timeout` (by canonical name or alias).
+    pub service_timeouts: HashMap<String, Duration>,
     /// Attempts per host call, the first included.
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt, with jitter.
@@ -56,6 +58,7 @@ impl Default for EngineConfig {
             call_concurrency: 512,
             poll_interval: Duration::from_secs(1),
             call_timeout: Duration::from_secs(30),
+            service_timeouts: HashMap::new(),
             max_attempts: 3,
             retry_base: Duration::from_millis(200),
             live_cache: true,

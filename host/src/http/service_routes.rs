@@ -80,6 +80,13 @@ async fn call_root(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>, body: Body)
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
     };
+    // Builders like supabase-js send their whole chain as the query: deliver it intact.
+    if let (Some(method), Some(chain)) = (&ctx.entry.manifest.chain_method, body.get("chain")) {
+        let args = serde_json::json!({ "chain": chain });
+        let result = ctx.entry.call(method, args, call_context(&meta)).await;
+        log_failure(&ctx.entry.name, method, &result);
+        return envelope::outcome(result, &meta);
+    }
     let request = match crate::services::args::normalise_request(body) {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(&meta),

@@ -80,6 +80,8 @@ pub struct Sources {
     pub default_concurrency: u32,
     /// Per-call timeout.
     pub call_timeout: Duration,
+    /// Per-service overrides of `call_timeout`.
+    pub service_timeouts: HashMap<String, Duration>,
     /// Facts every plugin receives under the reserved configuration key `"host"`
     /// (e.g. `databaseUrl`), merged into its own configuration.
     pub host_facts: Value,
@@ -215,6 +217,7 @@ async fn build_entry(
                 description: format!("Remote HTTP service at {url}"),
                 api_version: tasker_plugin_api::API_VERSION,
                 aliases: vec![],
+                chain_method: None,
                 max_concurrency: None,
                 methods: vec![],
             };

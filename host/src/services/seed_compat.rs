@@ -22,6 +22,7 @@ fn manifest(name: &str, description: &str, methods: Vec<MethodSpec>) -> Manifest
         description: description.into(),
         api_version: tasker_plugin_api::API_VERSION,
         aliases: vec![],
+        chain_method: None,
         max_concurrency: None,
         methods,
     }

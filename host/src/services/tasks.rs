@@ -197,6 +197,7 @@ pub fn manifest() -> Manifest {
             description: "Registers task functions, submits runs and reads their status, call tree and logs.".into(),
             api_version: tasker_plugin_api::API_VERSION,
             aliases: vec![],
+            chain_method: None,
             max_concurrency: None,
             methods: vec![
                 method("execute", "Submit a run: {task_identifier | taskName, input, wait?}"),

@@ -17,6 +17,7 @@ pub fn sample_manifest(name: &str) -> Manifest {
         description: "Echoes, sleeps and lists users.".into(),
         api_version: tasker_plugin_api::API_VERSION,
         aliases: vec![format!("wrapped{name}")],
+        chain_method: None,
         max_concurrency: None,
         methods: vec![
             MethodSpec::new("echo", "Returns its arguments unchanged").example(json!({ "hello": "world" })),

@@ -30,6 +30,7 @@ fn manifest() -> Manifest {
         description: "Echoes, sleeps, fails and panics on request. Needs no network and no keys.".into(),
         api_version: tasker_plugin_api::API_VERSION,
         aliases: vec![],
+        chain_method: None,
         max_concurrency: Some(1024),
         methods: vec![
             MethodSpec::new("echo", "Returns its arguments unchanged")

@@ -19,6 +19,7 @@ impl Plugin for HelloWorld {
             description: "Says hello. The smallest example plugin.".into(),
             api_version: tasker_plugin_api::API_VERSION,
             aliases: vec![],
+            chain_method: None,
             max_concurrency: None,
             methods: vec![
                 MethodSpec::new("hello", "Greets someone by name")
