@@ -61,7 +61,11 @@ impl Drop for HostProcess {
     }
 }
 
-fn start_host(plugins: &Path, database_url: &str, replay_only: bool) -> anyhow::Result<HostProcess> {
+fn start_host(
+    plugins: &Path,
+    database_url: &str,
+    replay_only: bool,
+) -> anyhow::Result<HostProcess> {
     let dir = tempfile::tempdir()?;
     let registry = dir.path().join("registry.json");
     let mut command = Command::new(std::env::current_exe()?);
@@ -73,14 +77,20 @@ fn start_host(plugins: &Path, database_url: &str, replay_only: bool) -> anyhow::
         .args(["--database-url", database_url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("host.log"))?));
+        .stderr(Stdio::from(std::fs::File::create(
+            dir.path().join("host.log"),
+        )?));
     if replay_only {
         command.arg("--replay-only");
     }
     let child = command.spawn()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !registry.exists() {
-        anyhow::ensure!(Instant::now() < deadline, "the bench host did not start; see {}", dir.path().join("host.log").display());
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the bench host did not start; see {}",
+            dir.path().join("host.log").display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&registry)?)?;
@@ -90,13 +100,19 @@ fn start_host(plugins: &Path, database_url: &str, replay_only: bool) -> anyhow::
         .and_then(|s| s["url"].as_str())
         .ok_or_else(|| anyhow::anyhow!("no task-executor in the registry file"))?
         .to_owned();
-    Ok(HostProcess { child, tasks_url, _dir: dir })
+    Ok(HostProcess {
+        child,
+        tasks_url,
+        _dir: dir,
+    })
 }
 
 /// Runs the benchmark and prints the table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let plugins = std::fs::canonicalize(&args.plugins)?;
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(900)).build()?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()?;
     let mut backends = Vec::new();
     let _sqlite_dir = tempfile::tempdir()?;
     if args.backend != BenchBackend::Postgres {
@@ -106,7 +122,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         backends.push(("postgres", Some(())));
     }
     let mut rows = Vec::new();
-    println!("{:<9} {:<7} {:>6} {:>11} {:>13} {:>11}", "backend", "mode", "n", "total ms", "per call ms", "calls/s");
+    println!(
+        "{:<9} {:<7} {:>6} {:>11} {:>13} {:>11}",
+        "backend", "mode", "n", "total ms", "per call ms", "calls/s"
+    );
     for (backend, _) in &backends {
         for (mode, replay_only) in [("live", false), ("replay", true)] {
             let url = match *backend {
@@ -114,8 +133,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 _ => postgres_database(args.postgres_url.as_deref())?,
             };
             let host = start_host(&plugins, &url, replay_only)?;
-            let register = client.post(format!("{}/tasks", host.tasks_url)).json(&json!({ "name": "calls-n", "code": TASK })).send()?;
-            anyhow::ensure!(register.status().is_success(), "registering the bench task failed: {}", register.text()?);
+            let register = client
+                .post(format!("{}/tasks", host.tasks_url))
+                .json(&json!({ "name": "calls-n", "code": TASK }))
+                .send()?;
+            anyhow::ensure!(
+                register.status().is_success(),
+                "registering the bench task failed: {}",
+                register.text()?
+            );
             for &n in &args.ns {
                 // Warm up once, then take the best of a few runs (less noise on shared machines).
                 let reps = if n >= 1000 { 2 } else { 4 };
@@ -128,12 +154,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                         .send()?
                         .json()?;
                     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-                    anyhow::ensure!(reply["data"]["status"] == "completed", "bench run failed: {reply}");
+                    anyhow::ensure!(
+                        reply["data"]["status"] == "completed",
+                        "bench run failed: {reply}"
+                    );
                     best = best.min(elapsed);
                 }
                 let per_call = best / f64::from(n.max(1));
                 let row = json!({ "backend": backend, "mode": mode, "n": n, "totalMs": best, "perCallMs": per_call, "callsPerSec": 1000.0 / per_call });
-                println!("{:<9} {:<7} {:>6} {:>11.1} {:>13.3} {:>11.0}", backend, mode, n, best, per_call, 1000.0 / per_call);
+                println!(
+                    "{:<9} {:<7} {:>6} {:>11.1} {:>13.3} {:>11.0}",
+                    backend,
+                    mode,
+                    n,
+                    best,
+                    per_call,
+                    1000.0 / per_call
+                );
                 rows.push(row);
             }
         }
@@ -148,7 +185,9 @@ fn postgres_database(server: Option<&str>) -> anyhow::Result<String> {
     if let Some(url) = server {
         return Ok(url.to_owned());
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime
         .block_on(tasker_store::testing::postgres::create_database())
         .map_err(|e| anyhow::anyhow!("starting a throw-away PostgreSQL for the bench: {e}"))

@@ -30,6 +30,8 @@ pub enum Command {
     Run(crate::run_cmd::RunArgs),
     /// Upload every `*.js` in a folder to a running host's task API.
     Publish(crate::publish_cmd::PublishArgs),
+    /// Keystore master-key management (`keys rotate`).
+    Keys(KeysArgs),
     /// Measure the durable engine (starts its own hosts; prints a table).
     Bench(crate::bench_cmd::BenchArgs),
 }
@@ -48,6 +50,46 @@ pub struct NewArgs {
     /// Path to the tasker-plugin-api crate to depend on (default: the one this host was built from).
     #[arg(long)]
     pub plugin_api: Option<PathBuf>,
+}
+
+/// Options of `tasker-host keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Keystore key actions.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Re-encrypt every stored value under a new master key, in one transaction.
+    Rotate(RotateArgs),
+}
+
+/// Options of `tasker-host keys rotate`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The host's database URL (the keystore's location follows from it).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tasker.db")]
+    pub database_url: String,
+    /// The current master key (64 hex digits or base64 of 32 bytes).
+    #[arg(
+        long = "old-key-env-value",
+        env = "TASKER_MASTER_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub old_key_text: Option<String>,
+    /// File holding the current master key (default: `TASKER_MASTER_KEY`, else the default key file).
+    #[arg(long)]
+    pub old_key_file: Option<PathBuf>,
+    /// File holding the new master key.
+    #[arg(long, conflicts_with = "generate_new_key_file")]
+    pub new_key_file: Option<PathBuf>,
+    /// Generate a new random master key into this new file (0600).
+    #[arg(long)]
+    pub generate_new_key_file: Option<PathBuf>,
 }
 
 /// Options of `tasker-host openapi`.
@@ -125,6 +167,23 @@ pub struct ServeArgs {
     /// Disable the live-context cache: every resume replays the journal (for benchmarks).
     #[arg(long)]
     pub replay_only: bool,
+    /// Most loop iterations in one JavaScript call frame before the run fails.
+    #[arg(
+        long,
+        env = "TASKER_MAX_LOOP_ITERATIONS",
+        default_value_t = 100_000_000
+    )]
+    pub max_loop_iterations: u64,
+    /// JavaScript instructions a run may execute in total (about 10 s of CPU by default; 0 = unbounded).
+    #[arg(
+        long,
+        env = "TASKER_INSTRUCTION_BUDGET",
+        default_value_t = 2_000_000_000
+    )]
+    pub instruction_budget: u64,
+    /// Most host calls one run may make.
+    #[arg(long, env = "TASKER_MAX_CALLS_PER_RUN", default_value_t = 10_000)]
+    pub max_calls_per_run: u64,
     /// Threads running JavaScript task segments (default: number of cores).
     #[arg(long, env = "TASKER_JS_THREADS")]
     pub js_threads: Option<usize>,
@@ -202,10 +261,16 @@ impl ServeArgs {
     pub fn parsed_service_timeouts(&self) -> Result<Vec<(String, u64)>, String> {
         self.service_timeouts
             .iter()
-            .map(|t| match t.split_once('=').map(|(n, s)| (n, s.parse::<u64>())) {
-                Some((name, Ok(secs))) if !name.is_empty() && secs > 0 => Ok((name.to_owned(), secs)),
-                _ => Err(format!("--service-timeout expects NAME=SECONDS (seconds > 0), got '{t}'")),
-            })
+            .map(
+                |t| match t.split_once('=').map(|(n, s)| (n, s.parse::<u64>())) {
+                    Some((name, Ok(secs))) if !name.is_empty() && secs > 0 => {
+                        Ok((name.to_owned(), secs))
+                    }
+                    _ => Err(format!(
+                        "--service-timeout expects NAME=SECONDS (seconds > 0), got '{t}'"
+                    )),
+                },
+            )
             .collect()
     }
 

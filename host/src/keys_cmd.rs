@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use keystore_vault::{MasterKey, Vault, read_key_file, write_new_key_file};
+use keystore_vault::{MasterKey, Vault, keystore_database_url, read_key_file, write_new_key_file};
 
 /// Where a master key comes from.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,8 +93,9 @@ fn load(source: &KeySource) -> keystore_vault::Result<MasterKey> {
     }
 }
 
-/// Re-encrypts every value of the keystore table at `database_url` from `old` to `new`.
-/// Values already under `new` are left alone; a value under any third key aborts the whole
+/// Re-encrypts every value of the keystore of the host database `database_url` (the host's
+/// `--database-url`: on PostgreSQL its `keystore` table, on SQLite the sibling file
+/// `<name>-keystore.db`) from `old` to `new`. Values already under `new` are left alone; a value under any third key aborts the whole
 /// rotation. On failure a key file created for `new` is removed again.
 pub async fn rotate(
     database_url: &str,
@@ -130,7 +131,7 @@ async fn rotate_with(
     if old.kid() == new.kid() {
         return Err(KeysError::SameKey(old.kid().to_owned()));
     }
-    let vault = Vault::connect(database_url)
+    let vault = Vault::connect(&keystore_database_url(database_url))
         .await
         .map_err(KeysError::Open)?;
     let outcome = vault.rotate(old, new).await;
@@ -161,7 +162,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let old = MasterKey::from_bytes([1; 32]);
-        let vault = Vault::connect(&url).await.unwrap();
+        let vault = Vault::connect(&keystore_database_url(&url)).await.unwrap();
         vault.put(&old, "global", "A", b"alpha").await.unwrap();
         vault.put(&old, "ns", "B", b"beta").await.unwrap();
 
@@ -170,27 +171,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((report.rotated, report.already_current), (2, 0));
+        // The host's SQLite file is never opened: the keystore lives in its sibling file.
+        assert!(dir.path().join("t-keystore.db").exists());
+        assert!(!dir.path().join("t.db").exists());
         assert_eq!(report.old_key_id, old.kid());
         assert_eq!(report.new_key_file.as_deref(), Some(new_file.as_path()));
         let line = report.to_string();
-        assert!(line.contains("re-encrypted 2") && line.contains(old.kid()), "{line}");
+        assert!(
+            line.contains("re-encrypted 2") && line.contains(old.kid()),
+            "{line}"
+        );
 
         let new = read_key_file(&new_file).unwrap();
         assert_eq!(new.kid(), report.new_key_id);
-        assert_eq!(vault.get(&new, "ns", "B").await.unwrap().as_deref(), Some(&b"beta"[..]));
+        assert_eq!(
+            vault.get(&new, "ns", "B").await.unwrap().as_deref(),
+            Some(&b"beta"[..])
+        );
         assert!(vault.get(&old, "global", "A").await.is_err());
 
         // Rotating back from the file to key text works the same way.
-        let back = rotate(&url, &KeySource::File(new_file), &text(1)).await.unwrap();
+        let back = rotate(&url, &KeySource::File(new_file), &text(1))
+            .await
+            .unwrap();
         assert_eq!(back.rotated, 2);
-        assert_eq!(vault.get(&old, "global", "A").await.unwrap().as_deref(), Some(&b"alpha"[..]));
+        assert_eq!(
+            vault.get(&old, "global", "A").await.unwrap().as_deref(),
+            Some(&b"alpha"[..])
+        );
     }
 
     #[tokio::test]
     async fn refusals_change_nothing_and_leave_no_key_file() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let vault = Vault::connect(&url).await.unwrap();
+        let vault = Vault::connect(&keystore_database_url(&url)).await.unwrap();
         vault
             .put(&MasterKey::from_bytes([1; 32]), "global", "A", b"alpha")
             .await
@@ -207,9 +222,15 @@ mod tests {
         assert!(matches!(err, KeysError::Rotate(_)), "{err}");
         assert!(!new_file.exists(), "the unused new key file is removed");
         let old = MasterKey::from_bytes([1; 32]);
-        assert_eq!(vault.get(&old, "global", "A").await.unwrap().as_deref(), Some(&b"alpha"[..]));
+        assert_eq!(
+            vault.get(&old, "global", "A").await.unwrap().as_deref(),
+            Some(&b"alpha"[..])
+        );
 
-        let bad = KeySource::Text { text: "short".into(), origin: "TASKER_MASTER_KEY".into() };
+        let bad = KeySource::Text {
+            text: "short".into(),
+            origin: "TASKER_MASTER_KEY".into(),
+        };
         let err = rotate(&url, &bad, &text(2)).await.unwrap_err();
         assert!(matches!(err, KeysError::OldKey(_)), "{err}");
         assert!(!err.to_string().contains("short"), "{err}");

@@ -30,8 +30,11 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Keys(keys)) => runtime.block_on(rotate_keys(keys)),
         Some(Command::Bench(args)) => tasker_host::bench_cmd::run(&args),
-        Some(Command::Publish(args)) => runtime.block_on(tasker_host::publish_cmd::run(&args)).map(|_| ()),
+        Some(Command::Publish(args)) => runtime
+            .block_on(tasker_host::publish_cmd::run(&args))
+            .map(|_| ()),
     }
 }
 
@@ -43,7 +46,12 @@ fn new_plugin(args: &tasker_host::config::NewArgs) -> anyhow::Result<()> {
         Some(path) => PluginApiSource::Path(path.clone()),
         None => PluginApiSource::for_this_host(),
     };
-    let opts = ScaffoldOptions { name: args.name.clone(), template, dir: args.dir.clone(), plugin_api };
+    let opts = ScaffoldOptions {
+        name: args.name.clone(),
+        template,
+        dir: args.dir.clone(),
+        plugin_api,
+    };
     let dir = scaffold(&opts)?;
     println!("created {}", dir.display());
     println!("build it:  (cd {} && cargo build --release)", dir.display());
@@ -52,5 +60,28 @@ fn new_plugin(args: &tasker_host::config::NewArgs) -> anyhow::Result<()> {
         dir.display(),
         library_file_name(&args.name)
     );
+    Ok(())
+}
+
+/// `tasker-host keys rotate`.
+async fn rotate_keys(keys: tasker_host::config::KeysArgs) -> anyhow::Result<()> {
+    use tasker_host::config::KeysAction;
+    use tasker_host::keys_cmd::{KeySource, rotate};
+    let KeysAction::Rotate(args) = keys.action;
+    let old = match (&args.old_key_file, &args.old_key_text) {
+        (Some(file), _) => KeySource::File(file.clone()),
+        (None, Some(text)) => KeySource::Text {
+            text: text.clone(),
+            origin: "TASKER_MASTER_KEY".into(),
+        },
+        (None, None) => KeySource::File(keystore_vault::default_key_file(&args.database_url)),
+    };
+    let new = match (&args.new_key_file, &args.generate_new_key_file) {
+        (Some(file), _) => KeySource::File(file.clone()),
+        (None, Some(file)) => KeySource::NewFile(file.clone()),
+        (None, None) => anyhow::bail!("give --new-key-file FILE or --generate-new-key-file FILE"),
+    };
+    let report = rotate(&args.database_url, &old, &new).await?;
+    println!("{report}");
     Ok(())
 }

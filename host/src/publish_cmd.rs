@@ -13,7 +13,11 @@ pub struct PublishArgs {
     /// The folder with task files.
     pub dir: PathBuf,
     /// The task API of a running host.
-    #[arg(long, env = "TASKER_URL", default_value = "http://127.0.0.1:3099/services/task-executor")]
+    #[arg(
+        long,
+        env = "TASKER_URL",
+        default_value = "http://127.0.0.1:3099/services/task-executor"
+    )]
     pub url: String,
 }
 
@@ -30,16 +34,33 @@ pub async fn run(args: &PublishArgs) -> anyhow::Result<usize> {
     let client = reqwest::Client::new();
     let endpoint = format!("{}/tasks", args.url.trim_end_matches('/'));
     for file in &files {
-        let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let code = std::fs::read_to_string(file)?;
-        let response = client.post(&endpoint).json(&json!({ "name": name, "code": code })).send().await?;
+        let response = client
+            .post(&endpoint)
+            .json(&json!({ "name": name, "code": code }))
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            anyhow::bail!("publishing {name} failed (HTTP {status}): {}", body["error"].as_str().unwrap_or("no message"));
+            anyhow::bail!(
+                "publishing {name} failed (HTTP {status}): {}",
+                body["error"].as_str().unwrap_or("no message")
+            );
         }
         let description = body["data"]["description"].as_str().unwrap_or("");
-        println!("published {name}{}", if description.is_empty() { String::new() } else { format!(": {description}") });
+        println!(
+            "published {name}{}",
+            if description.is_empty() {
+                String::new()
+            } else {
+                format!(": {description}")
+            }
+        );
     }
     Ok(files.len())
 }

@@ -130,7 +130,10 @@ impl ServiceEntry {
             (Backend::Plugin(_), None) => return Err(self.unknown_method(method)),
         };
         match &self.backend {
-            Backend::Plugin(p) => p.call(method, &args, &ctx).await.map_err(|e| self.contain_panic(method, e, &ctx)),
+            Backend::Plugin(p) => p
+                .call(method, &args, &ctx)
+                .await
+                .map_err(|e| self.contain_panic(method, e, &ctx)),
             Backend::Core(c) => c.call(method, args, ctx).await,
             Backend::Remote(r) => r.call(method, &args, &ctx).await,
         }
@@ -144,7 +147,10 @@ impl ServiceEntry {
         tracing::error!(service = %self.name, method, request_id = ctx.request_id.as_deref().unwrap_or("-"), "plugin panicked: {}", e.message);
         PluginError::new(
             e.code,
-            format!("plugin '{}' panicked while handling '{method}'; the panic was logged and the plugin keeps serving", self.name),
+            format!(
+                "plugin '{}' panicked while handling '{method}'; the panic was logged and the plugin keeps serving",
+                self.name
+            ),
         )
     }
 

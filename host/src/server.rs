@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
+use crate::config::SyncArg;
+use crate::engine::{Engine, EngineConfig};
 use crate::http::docs::service_docs;
 use crate::http::gateway::gateway_routes;
 use crate::http::middleware::RequestContext;
@@ -22,14 +24,12 @@ use crate::plugins::loader;
 use crate::registry::{Registry, ServiceEntry};
 use crate::registry_file::{self, GatewayListing, ServiceListing};
 use crate::services::assemble::{Sources, assemble};
-use crate::config::SyncArg;
-use crate::engine::{Engine, EngineConfig};
 use crate::services::core::CoreService;
+use crate::services::names::{SEED_ORDER, seed_offset};
 use crate::services::seed_compat::{DirectExecutor, StackProcessor};
 use crate::services::tasks::TaskService;
 use tasker_sandbox::{Sandbox, SandboxConfig};
 use tasker_store::{Store, StoreOptions, SyncMode};
-use crate::services::names::{SEED_ORDER, seed_offset};
 
 /// Largest accepted request body (8 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -191,10 +191,20 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         SyncArg::Normal => SyncMode::Normal,
         SyncArg::Full => SyncMode::Full,
     };
-    let options = StoreOptions { sync, ..StoreOptions::default() };
+    let options = StoreOptions {
+        sync,
+        ..StoreOptions::default()
+    };
     let store = Store::connect(&args.database_url, options).await?;
     tracing::info!(backend = store.backend().as_str(), "database ready");
-    let mut sandbox_cfg = SandboxConfig { max_live: args.max_live_tasks.max(1), ..SandboxConfig::default() };
+    let mut sandbox_cfg = SandboxConfig {
+        max_live: args.max_live_tasks.max(1),
+        ..SandboxConfig::default()
+    };
+    sandbox_cfg.limits.max_loop_iterations = args.max_loop_iterations.max(1);
+    sandbox_cfg.limits.instruction_budget =
+        (args.instruction_budget > 0).then_some(args.instruction_budget);
+    sandbox_cfg.limits.max_host_calls = args.max_calls_per_run.max(1);
     if let Some(threads) = args.js_threads {
         sandbox_cfg.threads = threads.max(1);
     }
@@ -211,7 +221,9 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
     Ok(Engine::new(store, sandbox, cfg))
 }
 
-fn service_timeouts(args: &ServeArgs) -> Result<std::collections::HashMap<String, Duration>, StartError> {
+fn service_timeouts(
+    args: &ServeArgs,
+) -> Result<std::collections::HashMap<String, Duration>, StartError> {
     Ok(args
         .parsed_service_timeouts()
         .map_err(StartError::Config)?

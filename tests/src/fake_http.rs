@@ -4,7 +4,7 @@
 //! per connection (so a slow answer does not hold up others), `Connection: close` on
 //! every answer; stops accepting when dropped. It must never listen beyond loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

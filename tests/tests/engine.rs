@@ -234,12 +234,15 @@ module.exports = async function({ name = "world", times = 2 }) {
 
 fn limits_fail_runs_clearly(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
-    let h = host(&db, &[])?;
+    // Small limits keep this fast in debug builds; the defaults are far larger.
+    let h = host(&db, &["--max-loop-iterations", "200000", "--instruction-budget", "3000000", "--max-calls-per-run", "5"])?;
     let cases = [
         ("spin", "module.exports = async () => { while (true) {} };", "loop"),
         ("recurse", "module.exports = async () => { const f = (n) => f(n + 1) + 1; return f(0); };", "recursion"),
         ("stuck", "module.exports = async () => { await new Promise(() => {}); };", "never settle"),
         ("no-fs", "module.exports = async () => { return require('fs'); };", "require"),
+        ("budget", "function f() { let x = 0; for (let j = 0; j < 1000; j++) { x += j; } return x; }\nmodule.exports = async () => { let t = 0; for (let i = 0; i < 150000; i++) { t += f(); } return t; };", "instruction"),
+        ("many-calls", "module.exports = async () => { for (let i = 0; i < 10; i++) { await __callHostTool__('echo-service', 'echo', {}); } };", "host call limit"),
     ];
     for (name, code, needle) in cases {
         register(&h, name, code)?;

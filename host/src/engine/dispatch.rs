@@ -24,7 +24,14 @@ enum Settle {
 
 /// Errors worth retrying: timeouts, rate limits, upstream and internal (5xx) failures.
 pub fn is_retryable(code: ErrorCode) -> bool {
-    matches!(code, ErrorCode::Timeout | ErrorCode::RateLimit | ErrorCode::ExternalService | ErrorCode::Internal | ErrorCode::Configuration)
+    matches!(
+        code,
+        ErrorCode::Timeout
+            | ErrorCode::RateLimit
+            | ErrorCode::ExternalService
+            | ErrorCode::Internal
+            | ErrorCode::Configuration
+    )
 }
 
 impl Engine {
@@ -35,7 +42,13 @@ impl Engine {
             let claimed = if free == 0 {
                 Ok(Vec::new())
             } else {
-                self.store.claim_calls(&CallClaim { lease: self.lease(), limit: free as i64, services: None }).await
+                self.store
+                    .claim_calls(&CallClaim {
+                        lease: self.lease(),
+                        limit: free as i64,
+                        services: None,
+                    })
+                    .await
             };
             match claimed {
                 Ok(calls) if !calls.is_empty() => {
@@ -55,7 +68,9 @@ impl Engine {
     pub(super) fn spawn_dispatch(self: &Arc<Self>, call: StackRun) {
         let engine = self.clone();
         tokio::spawn(async move {
-            let Ok(_permit) = engine.call_slots.clone().acquire_owned().await else { return };
+            let Ok(_permit) = engine.call_slots.clone().acquire_owned().await else {
+                return;
+            };
             engine.dispatch(call).await;
         });
     }
@@ -64,12 +79,27 @@ impl Engine {
         let settle = self.execute_call(&call).await;
         let owner = self.cfg.owner.as_str();
         let outcome = match settle {
-            Settle::Complete(value) => self.store.complete_call(call.id, owner, &value.to_string()).await,
+            Settle::Complete(value) => {
+                self.store
+                    .complete_call(call.id, owner, &value.to_string())
+                    .await
+            }
             Settle::Retry(e) if call.attempts < call.max_attempts => {
                 let backoff = self.backoff(call.attempts);
-                tracing::debug!(call_id = call.id, attempt = call.attempts, "retrying {}.{} in {backoff:?}: {}", call.service, call.method, e.message);
+                tracing::debug!(
+                    call_id = call.id,
+                    attempt = call.attempts,
+                    "retrying {}.{} in {backoff:?}: {}",
+                    call.service,
+                    call.method,
+                    e.message
+                );
                 let text = error_text(e.code.as_str(), &e.message, &call.service, &call.method);
-                match self.store.retry_call(call.id, owner, &text, backoff.as_millis() as i64).await {
+                match self
+                    .store
+                    .retry_call(call.id, owner, &text, backoff.as_millis() as i64)
+                    .await
+                {
                     Ok(RetryOutcome::Scheduled { .. }) => {
                         let engine = self.clone();
                         tokio::spawn(async move {
@@ -77,7 +107,9 @@ impl Engine {
                             engine.wake_calls.notify_one();
                         });
                     }
-                    Ok(RetryOutcome::NotOwner) => tracing::warn!(call_id = call.id, "lost the call's lease before retrying"),
+                    Ok(RetryOutcome::NotOwner) => {
+                        tracing::warn!(call_id = call.id, "lost the call's lease before retrying")
+                    }
                     Err(e) => tracing::error!(call_id = call.id, "recording a retry failed: {e}"),
                 }
                 return;
@@ -94,14 +126,20 @@ impl Engine {
                 }
             }
             Ok(CallOutcome::NotOwner) => {
-                tracing::warn!(call_id = call.id, "lost the call's lease; its result was discarded (another host owns it)")
+                tracing::warn!(
+                    call_id = call.id,
+                    "lost the call's lease; its result was discarded (another host owns it)"
+                )
             }
             Err(e) => tracing::error!(call_id = call.id, "settling the call failed: {e}"),
         }
     }
 
     fn backoff(&self, attempt: i64) -> Duration {
-        let exp = self.cfg.retry_base.saturating_mul(1u32 << attempt.clamp(0, 10) as u32);
+        let exp = self
+            .cfg
+            .retry_base
+            .saturating_mul(1u32 << attempt.clamp(0, 10) as u32);
         let capped = exp.min(Duration::from_secs(30));
         // Full jitter in [50%, 100%] so retries of many calls do not arrive together.
         let jitter = 0.5 + 0.5 * (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
@@ -110,10 +148,16 @@ impl Engine {
 
     async fn execute_call(self: &Arc<Self>, call: &StackRun) -> Settle {
         let Some(registry) = self.registry() else {
-            return Settle::Retry(PluginError::new(ErrorCode::Configuration, "the host is shutting down"));
+            return Settle::Retry(PluginError::new(
+                ErrorCode::Configuration,
+                "the host is shutting down",
+            ));
         };
         let args: Value = serde_json::from_str(&call.args).unwrap_or(Value::Null);
-        let is_nested = registry.resolve(&call.service).is_some_and(|s| s.name == "task-executor") && call.method == "execute";
+        let is_nested = registry
+            .resolve(&call.service)
+            .is_some_and(|s| s.name == "task-executor")
+            && call.method == "execute";
         if is_nested {
             return self.run_nested(call, args).await;
         }
@@ -125,7 +169,10 @@ impl Engine {
             attempt: u32::try_from(call.attempts).ok(),
             caller: None,
         };
-        let canonical = registry.resolve(&call.service).map(|s| s.name.clone()).unwrap_or_default();
+        let canonical = registry
+            .resolve(&call.service)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let timeout = self
             .cfg
             .service_timeouts
@@ -133,14 +180,23 @@ impl Engine {
             .or_else(|| self.cfg.service_timeouts.get(&canonical))
             .copied()
             .unwrap_or(self.cfg.call_timeout);
-        let result = tokio::time::timeout(timeout, registry.call(&call.service, &call.method, args, ctx)).await;
+        let result = tokio::time::timeout(
+            timeout,
+            registry.call(&call.service, &call.method, args, ctx),
+        )
+        .await;
         match result {
             Ok(Ok(value)) => Settle::Complete(value),
             Ok(Err(e)) if is_retryable(e.code) => Settle::Retry(e),
             Ok(Err(e)) => Settle::Fail(e),
             Err(_) => Settle::Retry(PluginError::new(
                 ErrorCode::Timeout,
-                format!("{}.{} did not finish within {} s", call.service, call.method, timeout.as_secs_f64()),
+                format!(
+                    "{}.{} did not finish within {} s",
+                    call.service,
+                    call.method,
+                    timeout.as_secs_f64()
+                ),
             )),
         }
     }
@@ -150,7 +206,9 @@ impl Engine {
     async fn run_nested(self: &Arc<Self>, call: &StackRun, args: Value) -> Settle {
         let (name, input) = nested_args(&args);
         let Some(name) = name else {
-            return Settle::Fail(PluginError::validation("tasks.execute needs {taskName, input}"));
+            return Settle::Fail(PluginError::validation(
+                "tasks.execute needs {taskName, input}",
+            ));
         };
         let child = match self.store.child_run(call.id).await {
             Ok(Some(child)) => child,
@@ -158,12 +216,21 @@ impl Engine {
                 Ok(run) => run,
                 Err(e) => return Settle::Fail(e.into()),
             },
-            Err(e) => return Settle::Retry(PluginError::new(ErrorCode::Configuration, format!("database: {e}"))),
+            Err(e) => {
+                return Settle::Retry(PluginError::new(
+                    ErrorCode::Configuration,
+                    format!("database: {e}"),
+                ));
+            }
         };
         loop {
             match self.wait_for_end(child.id, Duration::from_secs(3600)).await {
                 Ok(Some(run)) if run.status == TaskRunStatus::Completed => {
-                    let value = run.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or(Value::Null);
+                    let value = run
+                        .result
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str(r).ok())
+                        .unwrap_or(Value::Null);
                     return Settle::Complete(value);
                 }
                 Ok(Some(run)) if run.status.is_terminal() => {
@@ -173,11 +240,24 @@ impl Engine {
                         .and_then(|e| serde_json::from_str::<Value>(e).ok())
                         .and_then(|e| e.get("message").and_then(Value::as_str).map(str::to_owned))
                         .unwrap_or_else(|| format!("child run {} {}", run.id, run.status.as_str()));
-                    return Settle::Fail(PluginError::new(ErrorCode::ExternalService, format!("task '{name}' (run {}) failed: {message}", run.id)));
+                    return Settle::Fail(PluginError::new(
+                        ErrorCode::ExternalService,
+                        format!("task '{name}' (run {}) failed: {message}", run.id),
+                    ));
                 }
                 Ok(Some(_)) => continue,
-                Ok(None) => return Settle::Fail(PluginError::internal(format!("child run {} disappeared", child.id))),
-                Err(e) => return Settle::Retry(PluginError::new(ErrorCode::Configuration, format!("database: {e}"))),
+                Ok(None) => {
+                    return Settle::Fail(PluginError::internal(format!(
+                        "child run {} disappeared",
+                        child.id
+                    )));
+                }
+                Err(e) => {
+                    return Settle::Retry(PluginError::new(
+                        ErrorCode::Configuration,
+                        format!("database: {e}"),
+                    ));
+                }
             }
         }
     }
@@ -188,11 +268,19 @@ fn nested_args(args: &Value) -> (Option<String>, Value) {
     match args {
         Value::Array(items) => (
             items.first().and_then(Value::as_str).map(str::to_owned),
-            items.get(1).cloned().unwrap_or(Value::Object(Default::default())),
+            items
+                .get(1)
+                .cloned()
+                .unwrap_or(Value::Object(Default::default())),
         ),
         Value::Object(obj) => (
-            ["taskName", "task_identifier", "name"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)).map(str::to_owned),
-            obj.get("input").cloned().unwrap_or(Value::Object(Default::default())),
+            ["taskName", "task_identifier", "name"]
+                .iter()
+                .find_map(|k| obj.get(*k).and_then(Value::as_str))
+                .map(str::to_owned),
+            obj.get("input")
+                .cloned()
+                .unwrap_or(Value::Object(Default::default())),
         ),
         _ => (None, Value::Null),
     }

@@ -32,16 +32,28 @@ impl JournalView {
                 method: call.method.clone(),
                 args_hash: call.args_hash.clone(),
             });
-            let Some(result) = settled_result(call) else { continue };
-            let delivered = DeliveredResult { seq: call.seq as u64, result };
+            let Some(result) = settled_result(call) else {
+                continue;
+            };
+            let delivered = DeliveredResult {
+                seq: call.seq as u64,
+                result,
+            };
             match call.delivered_segment {
                 Some(segment) => by_segment.entry(segment).or_default().push(delivered),
                 None => view.undelivered.push(delivered),
             }
         }
         for (segment, results) in by_segment {
-            let time = usize::try_from(segment).ok().and_then(|i| segment_times.get(i)).copied().unwrap_or(0);
-            view.delivered.push(Delivery { segment_time_ms: time, results });
+            let time = usize::try_from(segment)
+                .ok()
+                .and_then(|i| segment_times.get(i))
+                .copied()
+                .unwrap_or(0);
+            view.delivered.push(Delivery {
+                segment_time_ms: time,
+                results,
+            });
         }
         view
     }
@@ -51,7 +63,11 @@ impl JournalView {
 pub fn settled_result(call: &StackRun) -> Option<CallResult> {
     match call.status {
         StackRunStatus::Completed => {
-            let value = call.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or(Value::Null);
+            let value = call
+                .result
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or(Value::Null);
             Some(CallResult::Ok(value))
         }
         StackRunStatus::Failed => Some(CallResult::Err(call_error(call))),
@@ -61,11 +77,17 @@ pub fn settled_result(call: &StackRun) -> Option<CallResult> {
 
 /// Reads the stored error of a failed call (JSON written by [`error_text`]).
 fn call_error(call: &StackRun) -> HostCallError {
-    let stored: Value = call.error.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or(Value::Null);
+    let stored: Value = call
+        .error
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok())
+        .unwrap_or(Value::Null);
     let text = |key: &str| stored.get(key).and_then(Value::as_str).map(str::to_owned);
     HostCallError {
         code: text("code").unwrap_or_else(|| "INTERNAL_ERROR".into()),
-        message: text("message").or_else(|| call.error.clone()).unwrap_or_else(|| "call failed".into()),
+        message: text("message")
+            .or_else(|| call.error.clone())
+            .unwrap_or_else(|| "call failed".into()),
         service: call.service.clone(),
         method: call.method.clone(),
     }

@@ -52,7 +52,11 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            owner: format!("host-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            owner: format!(
+                "host-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
             lease: Duration::from_secs(30),
             segment_concurrency: 64,
             call_concurrency: 512,
@@ -97,7 +101,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("owner", &self.cfg.owner).finish()
+        f.debug_struct("Engine")
+            .field("owner", &self.cfg.owner)
+            .finish()
     }
 }
 
@@ -138,7 +144,10 @@ impl Engine {
     }
 
     fn lease(&self) -> Lease<'_> {
-        Lease { owner: &self.cfg.owner, duration_ms: self.cfg.lease.as_millis() as i64 }
+        Lease {
+            owner: &self.cfg.owner,
+            duration_ms: self.cfg.lease.as_millis() as i64,
+        }
     }
 
     /// Connects the registry and starts the worker loops.
@@ -150,9 +159,16 @@ impl Engine {
     }
 
     /// Submits a run of the registered task `task_name`.
-    pub async fn submit(&self, task_name: &str, input: &Value, parent_call: Option<i64>) -> Result<TaskRun, EngineError> {
+    pub async fn submit(
+        &self,
+        task_name: &str,
+        input: &Value,
+        parent_call: Option<i64>,
+    ) -> Result<TaskRun, EngineError> {
         let function = self.store.get_function(task_name).await?.ok_or_else(|| {
-            EngineError::Request(PluginError::not_found(format!("task '{task_name}' is not registered")))
+            EngineError::Request(PluginError::not_found(format!(
+                "task '{task_name}' is not registered"
+            )))
         })?;
         let mut new = NewRun::new(task_name, &function.code_hash, &input.to_string());
         new.parent_stack_run_id = parent_call;
@@ -163,11 +179,20 @@ impl Engine {
     }
 
     /// Waits until run `run_id` has ended or `timeout` passed; returns its latest state.
-    pub async fn wait_for_end(&self, run_id: i64, timeout: Duration) -> Result<Option<TaskRun>, EngineError> {
+    pub async fn wait_for_end(
+        &self,
+        run_id: i64,
+        timeout: Duration,
+    ) -> Result<Option<TaskRun>, EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (tx, rx) = oneshot::channel();
-            self.waiters.lock().unwrap_or_else(|p| p.into_inner()).entry(run_id).or_default().push(tx);
+            self.waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(run_id)
+                .or_default()
+                .push(tx);
             let run = self.store.get_run(run_id).await?;
             match &run {
                 None => return Ok(None),
@@ -185,7 +210,12 @@ impl Engine {
     }
 
     fn notify_ended(&self, run_id: i64) {
-        if let Some(list) = self.waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id) {
+        if let Some(list) = self
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id)
+        {
             for tx in list {
                 let _ = tx.send(());
             }
@@ -209,12 +239,19 @@ impl Engine {
             let claimed = if free == 0 {
                 Ok(Vec::new())
             } else {
-                self.store.claim_runs(&RunClaim { lease: self.lease(), limit: free as i64 }).await
+                self.store
+                    .claim_runs(&RunClaim {
+                        lease: self.lease(),
+                        limit: free as i64,
+                    })
+                    .await
             };
             match claimed {
                 Ok(runs) if !runs.is_empty() => {
                     for run in runs {
-                        let Ok(permit) = self.segment_slots.clone().acquire_owned().await else { return };
+                        let Ok(permit) = self.segment_slots.clone().acquire_owned().await else {
+                            return;
+                        };
                         let engine = self.clone();
                         tokio::spawn(async move {
                             engine.run_segment(run).await;
@@ -294,7 +331,10 @@ impl From<EngineError> for PluginError {
             }
             EngineError::Store(s) => {
                 tracing::error!("database error: {s}");
-                PluginError::new(ErrorCode::Configuration, "the database is unavailable; try again")
+                PluginError::new(
+                    ErrorCode::Configuration,
+                    "the database is unavailable; try again",
+                )
             }
         }
     }

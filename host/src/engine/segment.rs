@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tasker_sandbox::{Delivery, LogLevel, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure};
+use tasker_sandbox::{
+    DeliveredResult, Delivery, LogLevel, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
+};
 use tasker_store::queue::{NewCall, SegmentEnd, SuspendOutcome};
 use tasker_store::{NewLog, TaskRun};
 
-use super::journal::JournalView;
+use super::journal::{JournalView, settled_result};
 use super::{Engine, EngineError};
 
 /// What the segment must do, decided from the journal.
@@ -28,108 +30,206 @@ impl Engine {
     pub(super) async fn run_segment(self: &Arc<Self>, run: TaskRun) {
         let run_id = run.id;
         if let Err(e) = self.try_run_segment(run).await {
-            tracing::error!(run_id, "segment failed, will be retried after the lease expires: {e}");
+            tracing::error!(
+                run_id,
+                "segment failed, will be retried after the lease expires: {e}"
+            );
         }
     }
 
     async fn try_run_segment(self: &Arc<Self>, run: TaskRun) -> Result<(), EngineError> {
         let now = self.store.clock().now_ms();
-        let Some(code) = self.task_code(&run).await? else { return Ok(()) };
+        let Some(code) = self.task_code(&run).await? else {
+            return Ok(());
+        };
+        let mut segment_times = run.segment_times.clone();
+
+        // Fast path: deliver only what settled since the last segment to the live context,
+        // without reading the whole journal (keeps n sequential calls linear, not quadratic).
+        if !segment_times.is_empty() && self.cfg.live_cache {
+            let fresh = self.store.undelivered_calls(run.id).await?;
+            let results: Vec<DeliveredResult> = fresh
+                .iter()
+                .filter_map(|c| {
+                    settled_result(c).map(|result| DeliveredResult {
+                        seq: c.seq as u64,
+                        result,
+                    })
+                })
+                .collect();
+            if !results.is_empty() {
+                let delivery = self
+                    .record_delivery(&run, &mut segment_times, results, now)
+                    .await?;
+                if let Some(outcome) = self
+                    .sandbox
+                    .resume_live(run.id, delivery)
+                    .await
+                    .map_err(sandbox_err)?
+                {
+                    return self.apply(&run, outcome).await;
+                }
+                // Not live here (evicted, restarted, or another host ran it): replay below,
+                // with this delivery already recorded.
+                return self.replay(&run, code, segment_times, true).await;
+            }
+        }
+        self.replay(&run, code, segment_times, false).await
+    }
+
+    /// Records a delivery (its seqs and the segment's time) before any code runs, so a crash
+    /// mid-segment replays exactly the same deliveries.
+    async fn record_delivery(
+        &self,
+        run: &TaskRun,
+        segment_times: &mut Vec<i64>,
+        results: Vec<DeliveredResult>,
+        now: i64,
+    ) -> Result<Delivery, EngineError> {
+        let segment_index = segment_times.len().max(1) as i64;
+        let seqs: Vec<i64> = results.iter().map(|r| r.seq as i64).collect();
+        self.store
+            .mark_delivered(run.id, &seqs, segment_index)
+            .await?;
+        self.store.append_segment_time(run.id, now).await?;
+        segment_times.push(now);
+        Ok(Delivery {
+            segment_time_ms: now,
+            results,
+        })
+    }
+
+    /// The slow path: read the journal and run the task from the top against it (or start
+    /// it, for the first segment). `just_delivered` forces execution even when nothing new
+    /// is pending in the journal (the delivery was recorded by the fast path).
+    async fn replay(
+        self: &Arc<Self>,
+        run: &TaskRun,
+        code: Arc<str>,
+        mut segment_times: Vec<i64>,
+        just_delivered: bool,
+    ) -> Result<(), EngineError> {
+        let now = self.store.clock().now_ms();
         let journal = self.store.journal(run.id).await?;
-        let view = JournalView::build(&journal, &run.segment_times);
+        let view = JournalView::build(&journal, &segment_times);
         let outstanding = view.issued.len()
-            > view.delivered.iter().map(|d| d.results.len()).sum::<usize>() + view.undelivered.len();
-        let plan = if !run.segment_times.is_empty() && view.undelivered.is_empty() && outstanding {
+            > view
+                .delivered
+                .iter()
+                .map(|d| d.results.len())
+                .sum::<usize>()
+                + view.undelivered.len();
+        let plan = if !just_delivered
+            && !segment_times.is_empty()
+            && view.undelivered.is_empty()
+            && outstanding
+        {
             Plan::StillWaiting
         } else {
             Plan::Execute
         };
         if let Plan::StillWaiting = plan {
-            return self.suspend(&run).await;
+            return self.suspend(run).await;
         }
-
-        // Bookkeeping first: the start time, then this segment's delivery.
-        let start_time = match run.segment_times.first() {
+        let start_time = match segment_times.first() {
             Some(t) => *t,
             None => {
                 self.store.append_segment_time(run.id, now).await?;
+                segment_times.push(now);
                 now
             }
         };
-        let segment_index = run.segment_times.len().max(1) as i64;
-        let new_delivery = if view.undelivered.is_empty() {
-            None
-        } else {
-            let seqs: Vec<i64> = view.undelivered.iter().map(|r| r.seq as i64).collect();
-            self.store.mark_delivered(run.id, &seqs, segment_index).await?;
-            self.store.append_segment_time(run.id, now).await?;
-            Some(Delivery { segment_time_ms: now, results: view.undelivered.clone() })
+        let mut deliveries = view.delivered;
+        if !view.undelivered.is_empty() {
+            deliveries.push(
+                self.record_delivery(run, &mut segment_times, view.undelivered, now)
+                    .await?,
+            );
+        }
+        let request = SegmentRequest {
+            run_id: run.id,
+            task_name: run.task_name.clone(),
+            code,
+            input: serde_json::from_str(&run.input).unwrap_or(Value::Null),
+            seed: seed_for(run),
+            start_time_ms: start_time,
+            issued: view.issued,
+            deliveries,
         };
-
-        let live = match (&new_delivery, self.cfg.live_cache) {
-            (Some(delivery), true) => self.sandbox.resume_live(run.id, delivery.clone()).await.map_err(sandbox_err)?,
-            _ => None,
-        };
-        let outcome = match live {
-            Some(outcome) => outcome,
-            None => {
-                let mut deliveries = view.delivered;
-                deliveries.extend(new_delivery);
-                let request = SegmentRequest {
-                    run_id: run.id,
-                    task_name: run.task_name.clone(),
-                    code,
-                    input: serde_json::from_str(&run.input).unwrap_or(Value::Null),
-                    seed: seed_for(&run),
-                    start_time_ms: start_time,
-                    issued: view.issued,
-                    deliveries,
-                };
-                self.sandbox.start_or_replay(request).await.map_err(sandbox_err)?
-            }
-        };
+        let outcome = self
+            .sandbox
+            .start_or_replay(request)
+            .await
+            .map_err(sandbox_err)?;
         if !self.cfg.live_cache {
             self.sandbox.forget(run.id);
         }
-        self.apply(&run, outcome).await
+        self.apply(run, outcome).await
     }
 
     /// The run's code, or None after failing the run when the code is gone or changed.
     async fn task_code(&self, run: &TaskRun) -> Result<Option<Arc<str>>, EngineError> {
-        if let Some(code) = self.code_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&run.code_hash) {
+        if let Some(code) = self
+            .code_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&run.code_hash)
+        {
             return Ok(Some(code.clone()));
         }
         let problem = match self.store.get_function(&run.task_name).await? {
             Some(f) if f.code_hash == run.code_hash => {
                 let code: Arc<str> = f.code.into();
-                self.code_cache.lock().unwrap_or_else(|p| p.into_inner()).insert(run.code_hash.clone(), code.clone());
+                self.code_cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(run.code_hash.clone(), code.clone());
                 return Ok(Some(code));
             }
-            Some(_) => format!("the code of task '{}' changed after this run started; it cannot be resumed", run.task_name),
-            None => format!("task '{}' was deleted after this run started", run.task_name),
+            Some(_) => format!(
+                "the code of task '{}' changed after this run started; it cannot be resumed",
+                run.task_name
+            ),
+            None => format!(
+                "task '{}' was deleted after this run started",
+                run.task_name
+            ),
         };
         let error = json!({ "kind": "code_changed", "message": problem }).to_string();
-        self.store.fail_run(run.id, self.segment_end(), &error).await?;
+        self.store
+            .fail_run(run.id, self.segment_end(), &error)
+            .await?;
         self.notify_ended(run.id);
         Ok(None)
     }
 
     fn segment_end(&self) -> SegmentEnd<'_> {
-        SegmentEnd { owner: &self.cfg.owner, segment_ms: None }
+        SegmentEnd {
+            owner: &self.cfg.owner,
+            segment_ms: None,
+        }
     }
 
-    async fn apply(self: &Arc<Self>, run: &TaskRun, out: SegmentOutcome) -> Result<(), EngineError> {
+    async fn apply(
+        self: &Arc<Self>,
+        run: &TaskRun,
+        out: SegmentOutcome,
+    ) -> Result<(), EngineError> {
         self.store_logs(run.id, &out).await?;
         match out.outcome {
             RunOutcome::Completed { result } => {
-                self.store.complete_run(run.id, self.segment_end(), &result.to_string()).await?;
+                self.store
+                    .complete_run(run.id, self.segment_end(), &result.to_string())
+                    .await?;
                 tracing::debug!(run_id = run.id, "run completed");
                 self.sandbox.forget(run.id);
                 self.notify_ended(run.id);
             }
             RunOutcome::Failed(failure) => {
                 tracing::debug!(run_id = run.id, "run failed: {}", failure.message);
-                self.store.fail_run(run.id, self.segment_end(), &failure_text(&failure)).await?;
+                self.store
+                    .fail_run(run.id, self.segment_end(), &failure_text(&failure))
+                    .await?;
                 self.sandbox.forget(run.id);
                 self.notify_ended(run.id);
             }
@@ -147,7 +247,10 @@ impl Engine {
                     })
                     .collect();
                 if !calls.is_empty() {
-                    let enqueued = self.store.enqueue_claimed(run.id, &calls, self.lease()).await?;
+                    let enqueued = self
+                        .store
+                        .enqueue_claimed(run.id, &calls, self.lease())
+                        .await?;
                     for e in enqueued.into_iter().filter(|e| e.inserted) {
                         self.spawn_dispatch(e.call);
                     }
@@ -159,10 +262,16 @@ impl Engine {
     }
 
     async fn suspend(&self, run: &TaskRun) -> Result<(), EngineError> {
-        match self.store.suspend_run(run.id, self.segment_end(), run.calls_completed).await? {
+        match self
+            .store
+            .suspend_run(run.id, self.segment_end(), run.calls_completed)
+            .await?
+        {
             SuspendOutcome::Resumable => self.wake_runs.notify_one(),
             SuspendOutcome::Suspended => {}
-            SuspendOutcome::NotOwner => tracing::warn!(run_id = run.id, "lost the run's lease before suspending it"),
+            SuspendOutcome::NotOwner => {
+                tracing::warn!(run_id = run.id, "lost the run's lease before suspending it")
+            }
         }
         Ok(())
     }
@@ -176,7 +285,11 @@ impl Engine {
             .iter()
             .map(|l| {
                 tracing::debug!(target: "task", run_id, level = ?l.level, "{}", l.message);
-                NewLog { level: level_name(l.level).to_owned(), message: l.message.clone(), at_ms: l.time_ms }
+                NewLog {
+                    level: level_name(l.level).to_owned(),
+                    message: l.message.clone(),
+                    at_ms: l.time_ms,
+                }
             })
             .collect();
         self.store.append_logs(run_id, &lines).await?;

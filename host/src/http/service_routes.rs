@@ -74,12 +74,32 @@ fn call_context(meta: &RequestMeta) -> CallContext {
     }
 }
 
+/// `?action=` on `POST /` (the original admin-debug took its action from the query).
+#[derive(Debug, serde::Deserialize)]
+struct RootQuery {
+    action: Option<String>,
+}
+
 #[handler]
-async fn call_root(ctx: Data<&ServiceCtx>, meta: Data<&RequestMeta>, body: Body) -> Response {
-    let body = match read_json(body, ctx.body_limit).await {
+async fn call_root(
+    ctx: Data<&ServiceCtx>,
+    meta: Data<&RequestMeta>,
+    poem::web::Query(query): poem::web::Query<RootQuery>,
+    body: Body,
+) -> Response {
+    let mut body = match read_json(body, ctx.body_limit).await {
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
     };
+    if let Some(action) = query.action.filter(|a| !a.is_empty()) {
+        match &mut body {
+            Value::Object(obj) if !obj.contains_key("method") && !obj.contains_key("chain") => {
+                obj.insert("action".into(), Value::String(action));
+            }
+            Value::Null => body = json!({ "action": action }),
+            _ => {}
+        }
+    }
     // Builders like supabase-js send their whole chain as the query: deliver it intact.
     if let (Some(method), Some(chain)) = (&ctx.entry.manifest.chain_method, body.get("chain")) {
         let args = serde_json::json!({ "chain": chain });

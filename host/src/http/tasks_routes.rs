@@ -32,7 +32,12 @@ pub fn add_task_routes(route: Route, service: Arc<TaskService>) -> Route {
 }
 
 fn query_args(query: HashMap<String, String>) -> Value {
-    Value::Object(query.into_iter().map(|(k, v)| (k, Value::String(v))).collect::<Map<_, _>>())
+    Value::Object(
+        query
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 fn render(result: Result<Value, tasker_plugin_api::PluginError>, meta: &RequestMeta) -> Response {
@@ -48,7 +53,11 @@ async fn register(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, body: 
 }
 
 #[handler]
-async fn remove(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(name): Path<String>) -> Response {
+async fn remove(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Path(name): Path<String>,
+) -> Response {
     render(svc.delete(&name).await, &meta)
 }
 
@@ -67,7 +76,11 @@ async fn execute(
         None => None,
         Some(Ok(w)) if w.is_finite() && w >= 0.0 => Some(w),
         Some(_) => {
-            return ApiError::new(tasker_plugin_api::ErrorCode::Validation, "'wait' must be a number of seconds").into_response(&meta);
+            return ApiError::new(
+                tasker_plugin_api::ErrorCode::Validation,
+                "'wait' must be a number of seconds",
+            )
+            .into_response(&meta);
         }
     };
     match svc.execute(&args, wait).await {
@@ -77,16 +90,29 @@ async fn execute(
 }
 
 #[handler]
-async fn status(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn status(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     render(svc.status(&query_args(query)).await, &meta)
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| ApiError::new(tasker_plugin_api::ErrorCode::Validation, format!("run id must be an integer, got '{raw}'")))
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            tasker_plugin_api::ErrorCode::Validation,
+            format!("run id must be an integer, got '{raw}'"),
+        )
+    })
 }
 
 #[handler]
-async fn run_tree(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(id): Path<String>) -> Response {
+async fn run_tree(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Path(id): Path<String>,
+) -> Response {
     match parse_id(&id) {
         Ok(id) => render(svc.run_tree(id).await, &meta),
         Err(e) => e.into_response(&meta),
@@ -94,7 +120,11 @@ async fn run_tree(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(i
 }
 
 #[handler]
-async fn cancel(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(id): Path<String>) -> Response {
+async fn cancel(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Path(id): Path<String>,
+) -> Response {
     match parse_id(&id) {
         Ok(id) => render(svc.cancel(id).await, &meta),
         Err(e) => e.into_response(&meta),
@@ -102,7 +132,11 @@ async fn cancel(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Path(id)
 }
 
 #[handler]
-async fn logs(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn logs(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     render(svc.logs(&query_args(query)).await, &meta)
 }
 
@@ -112,6 +146,10 @@ async fn list(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>) -> Respons
 }
 
 #[handler]
-async fn schema(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn schema(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     render(svc.schema(&query_args(query)).await, &meta)
 }

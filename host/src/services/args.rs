@@ -42,13 +42,22 @@ pub fn normalise_request(body: Value) -> Result<NormalisedRequest, PluginError> 
     }
     // The seed's core services took their own bodies; they name their method implicitly.
     if obj.contains_key("trigger") {
-        return Ok(NormalisedRequest { method: "trigger".into(), args: Value::Object(obj) });
+        return Ok(NormalisedRequest {
+            method: "trigger".into(),
+            args: Value::Object(obj),
+        });
     }
     if obj.contains_key("stackRunId") {
-        return Ok(NormalisedRequest { method: "process".into(), args: Value::Object(obj) });
+        return Ok(NormalisedRequest {
+            method: "process".into(),
+            args: Value::Object(obj),
+        });
     }
     if obj.contains_key("taskCode") {
-        return Ok(NormalisedRequest { method: "run".into(), args: Value::Object(obj) });
+        return Ok(NormalisedRequest {
+            method: "run".into(),
+            args: Value::Object(obj),
+        });
     }
     Err(PluginError::validation(
         "request body needs one of \"method\", \"action\" or \"chain\"",

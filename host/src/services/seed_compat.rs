@@ -43,15 +43,24 @@ impl StackProcessor {
 
 /// The simple-stack-processor manifest.
 pub fn stack_processor_manifest() -> Manifest {
-        manifest(
-            "simple-stack-processor",
-            "The stack-run queue. Workers process it continuously; these calls only wake them and report the queue.",
-            vec![
-                MethodSpec::new("trigger", "Wake the workers (`{\"trigger\": \"process-next\"}`)").params(json!({"type": "object"})),
-                MethodSpec::new("process", "Wake the workers for one stack run (`{\"stackRunId\": N}`)").params(json!({"type": "object"})),
-                MethodSpec::new("queue", "Counts of task runs and stack runs by status").params(json!({"type": "object"})),
-            ],
-        )
+    manifest(
+        "simple-stack-processor",
+        "The stack-run queue. Workers process it continuously; these calls only wake them and report the queue.",
+        vec![
+            MethodSpec::new(
+                "trigger",
+                "Wake the workers (`{\"trigger\": \"process-next\"}`)",
+            )
+            .params(json!({"type": "object"})),
+            MethodSpec::new(
+                "process",
+                "Wake the workers for one stack run (`{\"stackRunId\": N}`)",
+            )
+            .params(json!({"type": "object"})),
+            MethodSpec::new("queue", "Counts of task runs and stack runs by status")
+                .params(json!({"type": "object"})),
+        ],
+    )
 }
 
 impl CoreService for StackProcessor {
@@ -59,7 +68,12 @@ impl CoreService for StackProcessor {
         stack_processor_manifest()
     }
 
-    fn call<'a>(&'a self, method: &'a str, args: Value, _ctx: CallContext) -> BoxFuture<'a, Result<Value, PluginError>> {
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        args: Value,
+        _ctx: CallContext,
+    ) -> BoxFuture<'a, Result<Value, PluginError>> {
         Box::pin(async move {
             match method {
                 "trigger" | "process" => {
@@ -87,8 +101,14 @@ impl DirectExecutor {
     }
 
     async fn run(&self, args: &Value) -> Result<Value, PluginError> {
-        let code = args.get("taskCode").and_then(Value::as_str).filter(|c| !c.is_empty());
-        let name = args.get("taskName").and_then(Value::as_str).filter(|c| !c.is_empty());
+        let code = args
+            .get("taskCode")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty());
+        let name = args
+            .get("taskName")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty());
         let (Some(code), Some(name)) = (code, name) else {
             return Err(PluginError::validation("Missing taskCode or taskName"));
         };
@@ -96,15 +116,29 @@ impl DirectExecutor {
         // replaces a task registered under `taskName`.
         let hash = code_hash(code);
         let direct_name = format!("{name}.direct-{}", &hash[..12]);
-        self.tasks.register(&json!({ "name": direct_name, "code": code })).await?;
+        self.tasks
+            .register(&json!({ "name": direct_name, "code": code }))
+            .await?;
         let input = args.get("taskInput").cloned().unwrap_or_else(|| json!({}));
         let run = self.engine.submit(&direct_name, &input, None).await?;
-        let wait = args.get("waitSeconds").and_then(Value::as_f64).unwrap_or(30.0).clamp(0.0, 300.0);
-        let latest = self.engine.wait_for_end(run.id, Duration::from_secs_f64(wait)).await?.unwrap_or(run);
+        let wait = args
+            .get("waitSeconds")
+            .and_then(Value::as_f64)
+            .unwrap_or(30.0)
+            .clamp(0.0, 300.0);
+        let latest = self
+            .engine
+            .wait_for_end(run.id, Duration::from_secs_f64(wait))
+            .await?
+            .unwrap_or(run);
         let view = run_view(&latest);
         Ok(match latest.status.as_str() {
-            "completed" => json!({ "status": "completed", "result": view["result"], "taskRunId": latest.id }),
-            "failed" | "cancelled" => json!({ "status": "error", "error": view["error"], "taskRunId": latest.id }),
+            "completed" => {
+                json!({ "status": "completed", "result": view["result"], "taskRunId": latest.id })
+            }
+            "failed" | "cancelled" => {
+                json!({ "status": "error", "error": view["error"], "taskRunId": latest.id })
+            }
             other => json!({ "status": "suspended", "runStatus": other, "taskRunId": latest.id }),
         })
     }
@@ -112,11 +146,17 @@ impl DirectExecutor {
 
 /// The deno-executor manifest.
 pub fn direct_executor_manifest() -> Manifest {
-        manifest(
-            "deno-executor",
-            "Runs task code directly (`{taskCode, taskName, taskInput}`) as a durable run and returns its result.",
-            vec![MethodSpec::new("run", "Run code: {taskCode, taskName, taskInput, waitSeconds?}").params(json!({"type": "object"}))],
-        )
+    manifest(
+        "deno-executor",
+        "Runs task code directly (`{taskCode, taskName, taskInput}`) as a durable run and returns its result.",
+        vec![
+            MethodSpec::new(
+                "run",
+                "Run code: {taskCode, taskName, taskInput, waitSeconds?}",
+            )
+            .params(json!({"type": "object"})),
+        ],
+    )
 }
 
 impl CoreService for DirectExecutor {
@@ -124,7 +164,12 @@ impl CoreService for DirectExecutor {
         direct_executor_manifest()
     }
 
-    fn call<'a>(&'a self, method: &'a str, args: Value, _ctx: CallContext) -> BoxFuture<'a, Result<Value, PluginError>> {
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        args: Value,
+        _ctx: CallContext,
+    ) -> BoxFuture<'a, Result<Value, PluginError>> {
         Box::pin(async move {
             match method {
                 "run" | "execute" => self.run(&args).await,

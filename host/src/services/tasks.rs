@@ -26,13 +26,16 @@ pub struct TaskService {
 }
 
 fn arg_str<'a>(args: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| args.get(*k).and_then(Value::as_str)).filter(|s| !s.is_empty())
+    keys.iter()
+        .find_map(|k| args.get(*k).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
 }
 
 fn arg_i64(args: &Value, keys: &[&str]) -> Option<i64> {
     keys.iter().find_map(|k| {
         let v = args.get(*k)?;
-        v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
     })
 }
 
@@ -45,14 +48,23 @@ impl TaskService {
     /// Registers or updates a task function; description and schema come from its JSDoc
     /// when not given.
     pub async fn register(&self, args: &Value) -> Result<Value, PluginError> {
-        let name = arg_str(args, &["name", "taskName"]).ok_or_else(|| PluginError::validation("'name' is required"))?;
-        let valid = name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let name = arg_str(args, &["name", "taskName"])
+            .ok_or_else(|| PluginError::validation("'name' is required"))?;
+        let valid = name.len() <= 128
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
-            return Err(PluginError::validation(format!("'name' must be 1-128 letters, digits, '-', '_' or '.', got '{name}'")));
+            return Err(PluginError::validation(format!(
+                "'name' must be 1-128 letters, digits, '-', '_' or '.', got '{name}'"
+            )));
         }
-        let code = arg_str(args, &["code"]).ok_or_else(|| PluginError::validation("'code' is required"))?;
+        let code = arg_str(args, &["code"])
+            .ok_or_else(|| PluginError::validation("'code' is required"))?;
         let doc = parse_task_doc(code);
-        let description = arg_str(args, &["description"]).map(str::to_owned).or_else(|| (!doc.description.is_empty()).then(|| doc.description.clone()));
+        let description = arg_str(args, &["description"])
+            .map(str::to_owned)
+            .or_else(|| (!doc.description.is_empty()).then(|| doc.description.clone()));
         let schema = task_schema(&doc, name, SchemaFormat::Json);
         let function = NewFunction {
             name: name.to_owned(),
@@ -61,33 +73,65 @@ impl TaskService {
             schema: Some(schema.to_string()),
             code_hash: code_hash(code),
         };
-        let stored = self.engine.store().upsert_function(&function).await.map_err(store_err)?;
+        let stored = self
+            .engine
+            .store()
+            .upsert_function(&function)
+            .await
+            .map_err(store_err)?;
         Ok(function_view(&stored, false))
     }
 
     /// Deletes a task function.
     pub async fn delete(&self, name: &str) -> Result<Value, PluginError> {
-        if self.engine.store().delete_function(name).await.map_err(store_err)? {
+        if self
+            .engine
+            .store()
+            .delete_function(name)
+            .await
+            .map_err(store_err)?
+        {
             Ok(json!({ "deleted": name }))
         } else {
-            Err(PluginError::not_found(format!("task '{name}' is not registered")))
+            Err(PluginError::not_found(format!(
+                "task '{name}' is not registered"
+            )))
         }
     }
 
     /// Submits a run; with `wait` seconds, waits for the end. Returns the HTTP status to use
     /// (202 while running, 200 once ended).
-    pub async fn execute(&self, args: &Value, wait: Option<f64>) -> Result<(StatusCode, Value), PluginError> {
-        let name = arg_str(args, &["task_identifier", "taskName", "name", "task"])
-            .ok_or_else(|| PluginError::validation("'task_identifier' (or 'taskName') is required"))?;
+    pub async fn execute(
+        &self,
+        args: &Value,
+        wait: Option<f64>,
+    ) -> Result<(StatusCode, Value), PluginError> {
+        let name =
+            arg_str(args, &["task_identifier", "taskName", "name", "task"]).ok_or_else(|| {
+                PluginError::validation("'task_identifier' (or 'taskName') is required")
+            })?;
         let input = args.get("input").cloned().unwrap_or_else(|| json!({}));
         let run = self.engine.submit(name, &input, None).await?;
-        let wait = wait.or_else(|| args.get("wait").and_then(Value::as_f64)).unwrap_or(0.0);
+        let wait = wait
+            .or_else(|| args.get("wait").and_then(Value::as_f64))
+            .unwrap_or(0.0);
         if wait <= 0.0 {
-            return Ok((StatusCode::ACCEPTED, json!({ "taskRunId": run.id, "status": run.status.as_str() })));
+            return Ok((
+                StatusCode::ACCEPTED,
+                json!({ "taskRunId": run.id, "status": run.status.as_str() }),
+            ));
         }
         let waited = Duration::from_secs_f64(wait.min(MAX_WAIT_SECS));
-        let latest = self.engine.wait_for_end(run.id, waited).await?.unwrap_or(run);
-        let status = if latest.status.is_terminal() { StatusCode::OK } else { StatusCode::ACCEPTED };
+        let latest = self
+            .engine
+            .wait_for_end(run.id, waited)
+            .await?
+            .unwrap_or(run);
+        let status = if latest.status.is_terminal() {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
         Ok((status, run_view(&latest)))
     }
 
@@ -96,7 +140,11 @@ impl TaskService {
         let store = self.engine.store();
         match arg_i64(args, &["id", "taskRunId", "task_id"]) {
             Some(id) => {
-                let run = store.get_run(id).await.map_err(store_err)?.ok_or_else(|| run_not_found(id))?;
+                let run = store
+                    .get_run(id)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| run_not_found(id))?;
                 let calls = store.journal(id).await.map_err(store_err)?;
                 let mut view = run_view(&run);
                 view["calls"] = call_counts(&calls);
@@ -104,10 +152,17 @@ impl TaskService {
             }
             None => {
                 let limit = arg_i64(args, &["limit"]).unwrap_or(50).clamp(1, 500);
-                let page = RunPage { limit, before_id: arg_i64(args, &["before", "beforeId"]) };
+                let page = RunPage {
+                    limit,
+                    before_id: arg_i64(args, &["before", "beforeId"]),
+                };
                 let runs = store.list_runs(page).await.map_err(store_err)?;
-                let next = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id)).flatten();
-                Ok(json!({ "runs": runs.iter().map(run_view).collect::<Vec<_>>(), "nextBefore": next }))
+                let next = (runs.len() as i64 == limit)
+                    .then(|| runs.last().map(|r| r.id))
+                    .flatten();
+                Ok(
+                    json!({ "runs": runs.iter().map(run_view).collect::<Vec<_>>(), "nextBefore": next }),
+                )
             }
         }
     }
@@ -115,7 +170,11 @@ impl TaskService {
     /// A run with its full call tree.
     pub async fn run_tree(&self, id: i64) -> Result<Value, PluginError> {
         let store = self.engine.store();
-        let run = store.get_run(id).await.map_err(store_err)?.ok_or_else(|| run_not_found(id))?;
+        let run = store
+            .get_run(id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| run_not_found(id))?;
         let calls = store.journal(id).await.map_err(store_err)?;
         let mut view = run_view(&run);
         view["callCounts"] = call_counts(&calls);
@@ -133,9 +192,14 @@ impl TaskService {
 
     /// The console lines of a run.
     pub async fn logs(&self, args: &Value) -> Result<Value, PluginError> {
-        let id = arg_i64(args, &["task_id", "id", "taskRunId"]).ok_or_else(|| PluginError::validation("'task_id' is required"))?;
+        let id = arg_i64(args, &["task_id", "id", "taskRunId"])
+            .ok_or_else(|| PluginError::validation("'task_id' is required"))?;
         let store = self.engine.store();
-        store.get_run(id).await.map_err(store_err)?.ok_or_else(|| run_not_found(id))?;
+        store
+            .get_run(id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| run_not_found(id))?;
         let after = arg_i64(args, &["after"]).unwrap_or(0);
         let limit = arg_i64(args, &["limit"]).unwrap_or(1000).clamp(1, 10_000);
         let logs = store.read_logs(id, after, limit).await.map_err(store_err)?;
@@ -145,23 +209,38 @@ impl TaskService {
     /// Cancels a run.
     pub async fn cancel(&self, id: i64) -> Result<Value, PluginError> {
         let store = self.engine.store();
-        store.get_run(id).await.map_err(store_err)?.ok_or_else(|| run_not_found(id))?;
+        store
+            .get_run(id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| run_not_found(id))?;
         let cancelled = self.engine.cancel(id).await?;
         if !cancelled {
-            return Err(PluginError::new(tasker_plugin_api::ErrorCode::Conflict, format!("run {id} has already ended")));
+            return Err(PluginError::new(
+                tasker_plugin_api::ErrorCode::Conflict,
+                format!("run {id} has already ended"),
+            ));
         }
         Ok(json!({ "taskRunId": id, "status": "cancelled" }))
     }
 
     /// Registered tasks.
     pub async fn list(&self) -> Result<Value, PluginError> {
-        let functions = self.engine.store().list_functions().await.map_err(store_err)?;
-        Ok(json!({ "tasks": functions.iter().map(|f| function_view(f, false)).collect::<Vec<_>>() }))
+        let functions = self
+            .engine
+            .store()
+            .list_functions()
+            .await
+            .map_err(store_err)?;
+        Ok(
+            json!({ "tasks": functions.iter().map(|f| function_view(f, false)).collect::<Vec<_>>() }),
+        )
     }
 
     /// The input schema of a task from its JSDoc, as JSON Schema, OpenAPI or an OpenAI tool.
     pub async fn schema(&self, args: &Value) -> Result<Value, PluginError> {
-        let name = arg_str(args, &["task", "name", "taskName"]).ok_or_else(|| PluginError::validation("'task' is required"))?;
+        let name = arg_str(args, &["task", "name", "taskName"])
+            .ok_or_else(|| PluginError::validation("'task' is required"))?;
         let format: SchemaFormat = arg_str(args, &["format"])
             .unwrap_or("json")
             .parse()
@@ -191,26 +270,40 @@ fn method(name: &str, summary: &str) -> MethodSpec {
 
 /// The task-executor manifest (also used to render its docs without an engine).
 pub fn manifest() -> Manifest {
-        Manifest {
-            name: "task-executor".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Registers task functions, submits runs and reads their status, call tree and logs.".into(),
-            api_version: tasker_plugin_api::API_VERSION,
-            aliases: vec![],
-            chain_method: None,
-            max_concurrency: None,
-            methods: vec![
-                method("execute", "Submit a run: {task_identifier | taskName, input, wait?}"),
-                method("register", "Register or update a task: {name, code, description?}"),
-                method("delete", "Delete a task: {name}"),
-                method("status", "One run ({id}) or the newest runs ({limit?, before?})"),
-                method("run", "A run with its call tree: {id}"),
-                method("logs", "Console lines of a run: {task_id, after?, limit?}"),
-                method("cancel", "Cancel a run: {id}"),
-                method("list", "Registered tasks"),
-                method("schema", "Input schema of a task from its JSDoc: {task, format?}"),
-            ],
-        }
+    Manifest {
+        name: "task-executor".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        description:
+            "Registers task functions, submits runs and reads their status, call tree and logs."
+                .into(),
+        api_version: tasker_plugin_api::API_VERSION,
+        aliases: vec![],
+        chain_method: None,
+        max_concurrency: None,
+        methods: vec![
+            method(
+                "execute",
+                "Submit a run: {task_identifier | taskName, input, wait?}",
+            ),
+            method(
+                "register",
+                "Register or update a task: {name, code, description?}",
+            ),
+            method("delete", "Delete a task: {name}"),
+            method(
+                "status",
+                "One run ({id}) or the newest runs ({limit?, before?})",
+            ),
+            method("run", "A run with its call tree: {id}"),
+            method("logs", "Console lines of a run: {task_id, after?, limit?}"),
+            method("cancel", "Cancel a run: {id}"),
+            method("list", "Registered tasks"),
+            method(
+                "schema",
+                "Input schema of a task from its JSDoc: {task, format?}",
+            ),
+        ],
+    }
 }
 
 impl CoreService for TaskService {
@@ -222,13 +315,24 @@ impl CoreService for TaskService {
         crate::http::tasks_routes::add_task_routes(route, self)
     }
 
-    fn call<'a>(&'a self, method: &'a str, args: Value, _ctx: CallContext) -> BoxFuture<'a, Result<Value, PluginError>> {
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        args: Value,
+        _ctx: CallContext,
+    ) -> BoxFuture<'a, Result<Value, PluginError>> {
         Box::pin(async move {
-            let id = || arg_i64(&args, &["id", "taskRunId"]).ok_or_else(|| PluginError::validation("'id' is required"));
+            let id = || {
+                arg_i64(&args, &["id", "taskRunId"])
+                    .ok_or_else(|| PluginError::validation("'id' is required"))
+            };
             match method {
                 "execute" => self.execute(&args, None).await.map(|(_, v)| v),
                 "register" => self.register(&args).await,
-                "delete" => self.delete(arg_str(&args, &["name"]).unwrap_or_default()).await,
+                "delete" => {
+                    self.delete(arg_str(&args, &["name"]).unwrap_or_default())
+                        .await
+                }
                 "status" => self.status(&args).await,
                 "run" => self.run_tree(id()?).await,
                 "logs" => self.logs(&args).await,

@@ -67,7 +67,13 @@ pub fn call_counts(calls: &[StackRun]) -> Value {
 /// One journal entry for the call tree.
 pub fn call_view(call: &StackRun) -> Value {
     let secret = is_secret_service(&call.service);
-    let redact = |v: Value| if secret && !v.is_null() { json!("***") } else { v };
+    let redact = |v: Value| {
+        if secret && !v.is_null() {
+            json!("***")
+        } else {
+            v
+        }
+    };
     json!({
         "id": call.id,
         "seq": call.seq,

@@ -30,6 +30,12 @@ const JOURNAL: Sql = Sql::same(concat!(
     stack_run_columns!(),
     " FROM stack_runs WHERE task_run_id = $1 ORDER BY seq"
 ));
+const UNDELIVERED: Sql = Sql::same(concat!(
+    "SELECT ",
+    stack_run_columns!(),
+    " FROM stack_runs WHERE task_run_id = $1 AND delivered_segment IS NULL \
+     AND status IN ('completed', 'failed') ORDER BY seq"
+));
 const GET_CALL: Sql = Sql::same(concat!(
     "SELECT ",
     stack_run_columns!(),
@@ -91,6 +97,17 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .step("read journal")?;
+        decode_all(&rows, StackRun::from_row)
+    }
+
+    /// A run's settled calls not yet delivered to a segment, ordered by seq: what a live
+    /// resume needs, without reading the whole journal.
+    pub async fn undelivered_calls(&self, run_id: i64) -> Result<Vec<StackRun>> {
+        let rows = sqlx::query(self.sql(&UNDELIVERED))
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .step("read undelivered calls")?;
         decode_all(&rows, StackRun::from_row)
     }
 
