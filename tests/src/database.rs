@@ -25,12 +25,20 @@ impl TestDatabase {
     pub fn create(backend: Backend) -> crate::Result<Self> {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::Builder::new().prefix("tasker-db-").tempdir().context("creating a temp dir")?;
+                let dir = tempfile::Builder::new()
+                    .prefix("tasker-db-")
+                    .tempdir()
+                    .context("creating a temp dir")?;
                 let url = format!("sqlite://{}", dir.path().join("tasker.db").display());
-                Ok(Self { url, _dir: Some(dir) })
+                Ok(Self {
+                    url,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 let url = runtime
                     .block_on(tasker_store::testing::postgres::create_database())
                     .map_err(|e| anyhow::anyhow!("creating a PostgreSQL test database: {e}"))?;

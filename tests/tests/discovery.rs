@@ -106,7 +106,13 @@ fn core_services_answer_health_and_not_implemented_under_names_and_aliases() -> 
         let err = host
             .call(name, &json!({ "method": "somethingElse", "args": [] }))?
             .expect_error(404, "NOT_FOUND_ERROR")?;
-        assert!(err["error"].as_str().unwrap_or_default().contains("somethingElse"), "{err}");
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("somethingElse"),
+            "{err}"
+        );
     }
     for (alias, service) in CORE_ALIASES {
         let entry = host

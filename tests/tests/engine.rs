@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 use tasker_e2e::{Backend, TestDatabase, TestHost};
 
 fn host(db: &TestDatabase, extra: &[&str]) -> Result<TestHost> {
-    TestHost::builder().plugins(&["echo_service", "hello_world"]).database_url(db.url()).args(extra).start()
+    TestHost::builder()
+        .plugins(&["echo_service", "hello_world"])
+        .database_url(db.url())
+        .args(extra)
+        .start()
 }
 
 fn tasks_url(h: &TestHost) -> Result<String> {
@@ -18,7 +22,11 @@ fn tasks_url(h: &TestHost) -> Result<String> {
 }
 
 fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
-    h.post_json(&format!("{}/tasks", tasks_url(h)?), &json!({ "name": name, "code": code }))?.expect_data(200)?;
+    h.post_json(
+        &format!("{}/tasks", tasks_url(h)?),
+        &json!({ "name": name, "code": code }),
+    )?
+    .expect_data(200)?;
     Ok(())
 }
 
@@ -26,18 +34,24 @@ fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
 fn run(h: &TestHost, name: &str, input: Value) -> Result<Value> {
     let url = format!("{}/execute?wait=60", tasks_url(h)?);
     let reply = h.post_json(&url, &json!({ "task_identifier": name, "input": input }))?;
-    let data = reply.expect_data(200).with_context(|| format!("running {name}"))?;
+    let data = reply
+        .expect_data(200)
+        .with_context(|| format!("running {name}"))?;
     Ok(data)
 }
 
 fn completed(h: &TestHost, name: &str, input: Value) -> Result<Value> {
     let data = run(h, name, input)?;
-    ensure!(data["status"] == "completed", "run of {name} did not complete: {data:#}");
+    ensure!(
+        data["status"] == "completed",
+        "run of {name} did not complete: {data:#}"
+    );
     Ok(data["result"].clone())
 }
 
 fn call_tree(h: &TestHost, run_id: i64) -> Result<Value> {
-    h.get(&format!("{}/runs/{run_id}", tasks_url(h)?))?.expect_data(200)
+    h.get(&format!("{}/runs/{run_id}", tasks_url(h)?))?
+        .expect_data(200)
 }
 
 macro_rules! on_both_backends {
@@ -69,13 +83,34 @@ fn task_formats_run(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
     let forms = [
-        ("cjs", "module.exports = async function(input) { return { got: input.x }; }"),
-        ("cjs-arrow", "module.exports = async ({ x = 0 }) => ({ got: x });"),
-        ("cjs-main", "exports.main = async function(input) { return { got: input.x }; };"),
-        ("cjs-object", "module.exports = { run: async (input) => ({ got: input.x }) };"),
-        ("esm-default", "export default async function(input) { return { got: input.x }; }"),
-        ("esm-main", "export async function main(input) { return { got: input.x }; }"),
-        ("script", "async function main(input) { return { got: helper(input.x) }; }\nfunction helper(v) { return v; }"),
+        (
+            "cjs",
+            "module.exports = async function(input) { return { got: input.x }; }",
+        ),
+        (
+            "cjs-arrow",
+            "module.exports = async ({ x = 0 }) => ({ got: x });",
+        ),
+        (
+            "cjs-main",
+            "exports.main = async function(input) { return { got: input.x }; };",
+        ),
+        (
+            "cjs-object",
+            "module.exports = { run: async (input) => ({ got: input.x }) };",
+        ),
+        (
+            "esm-default",
+            "export default async function(input) { return { got: input.x }; }",
+        ),
+        (
+            "esm-main",
+            "export async function main(input) { return { got: input.x }; }",
+        ),
+        (
+            "script",
+            "async function main(input) { return { got: helper(input.x) }; }\nfunction helper(v) { return v; }",
+        ),
     ];
     for (name, code) in forms {
         register(&h, name, code)?;
@@ -101,11 +136,19 @@ fn sequential_calls_return_results(backend: Backend) -> Result<()> {
         }"#,
     )?;
     let data = run(&h, "three-calls", json!({ "n": 5 }))?;
-    ensure!(data["result"] == json!({ "values": [5, 6, 7], "greeting": "Hello, task!" }), "{data:#}");
+    ensure!(
+        data["result"] == json!({ "values": [5, 6, 7], "greeting": "Hello, task!" }),
+        "{data:#}"
+    );
     let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
     let calls = tree["calls"].as_array().context("calls")?;
     ensure!(calls.len() == 4, "{tree:#}");
-    ensure!(calls.iter().all(|c| c["status"] == "completed" && c["attempts"] == 1), "{tree:#}");
+    ensure!(
+        calls
+            .iter()
+            .all(|c| c["status"] == "completed" && c["attempts"] == 1),
+        "{tree:#}"
+    );
     Ok(())
 }
 
@@ -122,13 +165,27 @@ fn promise_all_runs_calls_concurrently(backend: Backend) -> Result<()> {
         }"#,
     )?;
     let data = run(&h, "fanout", json!({}))?;
-    ensure!(data["result"] == json!([400, 400, 400, 400, 400]), "{data:#}");
+    ensure!(
+        data["result"] == json!([400, 400, 400, 400, 400]),
+        "{data:#}"
+    );
     // Concurrency, read from the journal: every call started before any call ended.
     let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
     let calls = tree["calls"].as_array().context("calls")?;
-    let latest_start = calls.iter().filter_map(|c| c["startedAt"].as_str()).max().context("starts")?;
-    let earliest_end = calls.iter().filter_map(|c| c["endedAt"].as_str()).min().context("ends")?;
-    ensure!(latest_start < earliest_end, "calls ran one after another: {tree:#}");
+    let latest_start = calls
+        .iter()
+        .filter_map(|c| c["startedAt"].as_str())
+        .max()
+        .context("starts")?;
+    let earliest_end = calls
+        .iter()
+        .filter_map(|c| c["endedAt"].as_str())
+        .min()
+        .context("ends")?;
+    ensure!(
+        latest_start < earliest_end,
+        "calls ran one after another: {tree:#}"
+    );
     Ok(())
 }
 
@@ -152,14 +209,36 @@ fn try_catch_sees_errors_not_suspension(backend: Backend) -> Result<()> {
     )?;
     let result = completed(&h, "catching", json!({}))?;
     ensure!(result["ok"] == json!({ "fine": true }), "{result:#}");
-    ensure!(result["caught"] == true && result["code"] == "NOT_FOUND_ERROR", "{result:#}");
-    ensure!(result["message"].as_str().unwrap_or_default().contains("no such thing"), "{result:#}");
-    ensure!(result["service"] == "echo-service" && result["method"] == "fail", "{result:#}");
+    ensure!(
+        result["caught"] == true && result["code"] == "NOT_FOUND_ERROR",
+        "{result:#}"
+    );
+    ensure!(
+        result["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no such thing"),
+        "{result:#}"
+    );
+    ensure!(
+        result["service"] == "echo-service" && result["method"] == "fail",
+        "{result:#}"
+    );
 
-    register(&h, "uncaught", r#"module.exports = async () => { await __callHostTool__("echo-service", "fail", ["CONFLICT_ERROR", "boom"]); };"#)?;
+    register(
+        &h,
+        "uncaught",
+        r#"module.exports = async () => { await __callHostTool__("echo-service", "fail", ["CONFLICT_ERROR", "boom"]); };"#,
+    )?;
     let data = run(&h, "uncaught", json!({}))?;
     ensure!(data["status"] == "failed", "{data:#}");
-    ensure!(data["error"]["message"].as_str().unwrap_or_default().contains("boom"), "{data:#}");
+    ensure!(
+        data["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("boom"),
+        "{data:#}"
+    );
     Ok(())
 }
 
@@ -174,11 +253,19 @@ fn retries_only_retryable_errors(backend: Backend) -> Result<()> {
             catch (e) { return e.code; }
         }"#,
     )?;
-    for (code, attempts) in [("TIMEOUT_ERROR", 3), ("RATE_LIMIT_ERROR", 3), ("VALIDATION_ERROR", 1), ("NOT_FOUND_ERROR", 1)] {
+    for (code, attempts) in [
+        ("TIMEOUT_ERROR", 3),
+        ("RATE_LIMIT_ERROR", 3),
+        ("VALIDATION_ERROR", 1),
+        ("NOT_FOUND_ERROR", 1),
+    ] {
         let data = run(&h, "retrying", json!({ "code": code }))?;
         ensure!(data["result"] == code, "{code}: {data:#}");
         let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
-        ensure!(tree["calls"][0]["attempts"] == attempts, "{code}: expected {attempts} attempts: {tree:#}");
+        ensure!(
+            tree["calls"][0]["attempts"] == attempts,
+            "{code}: expected {attempts} attempts: {tree:#}"
+        );
     }
     Ok(())
 }
@@ -186,8 +273,16 @@ fn retries_only_retryable_errors(backend: Backend) -> Result<()> {
 fn nested_task_returns_child_result(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(&h, "child", r#"module.exports = async ({ x }) => { const e = await __callHostTool__("echo-service", "echo", { x }); return { doubled: e.x * 2 }; };"#)?;
-    register(&h, "parent", r#"module.exports = async () => { const r = await __callHostTool__("tasks", "execute", { taskName: "child", input: { x: 21 } }); return { fromChild: r.doubled }; };"#)?;
+    register(
+        &h,
+        "child",
+        r#"module.exports = async ({ x }) => { const e = await __callHostTool__("echo-service", "echo", { x }); return { doubled: e.x * 2 }; };"#,
+    )?;
+    register(
+        &h,
+        "parent",
+        r#"module.exports = async () => { const r = await __callHostTool__("tasks", "execute", { taskName: "child", input: { x: 21 } }); return { fromChild: r.doubled }; };"#,
+    )?;
     let result = completed(&h, "parent", json!({}))?;
     ensure!(result == json!({ "fromChild": 42 }), "{result:#}");
     Ok(())
@@ -213,43 +308,113 @@ module.exports = async function({ name = "world", times = 2 }) {
     register(&h, "logging", code)?;
     let data = run(&h, "logging", json!({ "name": "ada", "times": 3 }))?;
     let id = data["id"].as_i64().context("run id")?;
-    let logs = h.get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?.expect_data(200)?;
+    let logs = h
+        .get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?
+        .expect_data(200)?;
     let lines = logs["logs"].as_array().context("logs")?;
     ensure!(lines.len() == 4, "{logs:#}");
-    ensure!(lines[0]["message"].as_str().unwrap_or_default().contains("hello ada 0"), "{logs:#}");
+    ensure!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hello ada 0"),
+        "{logs:#}"
+    );
     ensure!(lines[3]["level"] == "warn", "{logs:#}");
 
-    let schema = h.get(&format!("{}/schema?task=logging", tasks_url(&h)?))?.expect_data(200)?;
+    let schema = h
+        .get(&format!("{}/schema?task=logging", tasks_url(&h)?))?
+        .expect_data(200)?;
     let props = &schema["input"]["properties"];
-    ensure!(props["name"]["default"] == "world" && props["times"]["default"] == 2, "{schema:#}");
-    ensure!(props["options"]["properties"]["loud"]["type"] == "boolean", "{schema:#}");
-    ensure!(schema["description"].as_str().unwrap_or_default().contains("Says hello"), "{schema:#}");
-    let list = h.get(&format!("{}/list", tasks_url(&h)?))?.expect_data(200)?;
+    ensure!(
+        props["name"]["default"] == "world" && props["times"]["default"] == 2,
+        "{schema:#}"
+    );
+    ensure!(
+        props["options"]["properties"]["loud"]["type"] == "boolean",
+        "{schema:#}"
+    );
+    ensure!(
+        schema["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Says hello"),
+        "{schema:#}"
+    );
+    let list = h
+        .get(&format!("{}/list", tasks_url(&h)?))?
+        .expect_data(200)?;
     ensure!(list["tasks"][0]["name"] == "logging", "{list:#}");
-    let missing = h.post_json(&format!("{}/execute", tasks_url(&h)?), &json!({ "task_identifier": "nope" }))?;
+    let missing = h.post_json(
+        &format!("{}/execute", tasks_url(&h)?),
+        &json!({ "task_identifier": "nope" }),
+    )?;
     let err = missing.expect_error(404, "NOT_FOUND_ERROR")?;
-    ensure!(err["error"].as_str().unwrap_or_default().contains("nope"), "{err:#}");
+    ensure!(
+        err["error"].as_str().unwrap_or_default().contains("nope"),
+        "{err:#}"
+    );
     Ok(())
 }
 
 fn limits_fail_runs_clearly(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     // Small limits keep this fast in debug builds; the defaults are far larger.
-    let h = host(&db, &["--max-loop-iterations", "200000", "--instruction-budget", "3000000", "--max-calls-per-run", "5"])?;
+    let h = host(
+        &db,
+        &[
+            "--max-loop-iterations",
+            "200000",
+            "--instruction-budget",
+            "3000000",
+            "--max-calls-per-run",
+            "5",
+        ],
+    )?;
     let cases = [
-        ("spin", "module.exports = async () => { while (true) {} };", "loop"),
-        ("recurse", "module.exports = async () => { const f = (n) => f(n + 1) + 1; return f(0); };", "recursion"),
-        ("stuck", "module.exports = async () => { await new Promise(() => {}); };", "never settle"),
-        ("no-fs", "module.exports = async () => { return require('fs'); };", "require"),
-        ("budget", "function f() { let x = 0; for (let j = 0; j < 1000; j++) { x += j; } return x; }\nmodule.exports = async () => { let t = 0; for (let i = 0; i < 150000; i++) { t += f(); } return t; };", "instruction"),
-        ("many-calls", "module.exports = async () => { for (let i = 0; i < 10; i++) { await __callHostTool__('echo-service', 'echo', {}); } };", "host call limit"),
+        (
+            "spin",
+            "module.exports = async () => { while (true) {} };",
+            "loop",
+        ),
+        (
+            "recurse",
+            "module.exports = async () => { const f = (n) => f(n + 1) + 1; return f(0); };",
+            "recursion",
+        ),
+        (
+            "stuck",
+            "module.exports = async () => { await new Promise(() => {}); };",
+            "never settle",
+        ),
+        (
+            "no-fs",
+            "module.exports = async () => { return require('fs'); };",
+            "require",
+        ),
+        (
+            "budget",
+            "function f() { let x = 0; for (let j = 0; j < 1000; j++) { x += j; } return x; }\nmodule.exports = async () => { let t = 0; for (let i = 0; i < 150000; i++) { t += f(); } return t; };",
+            "instruction",
+        ),
+        (
+            "many-calls",
+            "module.exports = async () => { for (let i = 0; i < 10; i++) { await __callHostTool__('echo-service', 'echo', {}); } };",
+            "host call limit",
+        ),
     ];
     for (name, code, needle) in cases {
         register(&h, name, code)?;
         let data = run(&h, name, json!({}))?;
         ensure!(data["status"] == "failed", "{name}: {data:#}");
-        let message = data["error"]["message"].as_str().unwrap_or_default().to_lowercase();
-        ensure!(message.contains(needle), "{name}: expected '{needle}' in {message}");
+        let message = data["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        ensure!(
+            message.contains(needle),
+            "{name}: expected '{needle}' in {message}"
+        );
     }
     // The host keeps serving after all of that.
     register(&h, "fine", "module.exports = async () => 1;")?;
@@ -276,12 +441,25 @@ fn deterministic_values_survive_replay(backend: Backend) -> Result<()> {
     let data = run(&h, "dice", json!({}))?;
     ensure!(data["status"] == "completed", "{data:#}");
     let id = data["id"].as_i64().context("run id")?;
-    let logs = h.get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?.expect_data(200)?;
-    let logged: Value = serde_json::from_str(logs["logs"][0]["message"].as_str().context("log line")?)?;
+    let logs = h
+        .get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?
+        .expect_data(200)?;
+    let logged: Value =
+        serde_json::from_str(logs["logs"][0]["message"].as_str().context("log line")?)?;
     // The values the replays computed are the ones the first execution logged.
-    ensure!(data["result"]["first"] == logged, "replay changed values: {logged} vs {}", data["result"]["first"]);
-    ensure!(data["result"]["later"]["now"].as_i64() >= logged["now"].as_i64(), "{data:#}");
-    ensure!(logs["logs"].as_array().map(Vec::len) == Some(1), "console lines must not repeat on replay: {logs:#}");
+    ensure!(
+        data["result"]["first"] == logged,
+        "replay changed values: {logged} vs {}",
+        data["result"]["first"]
+    );
+    ensure!(
+        data["result"]["later"]["now"].as_i64() >= logged["now"].as_i64(),
+        "{data:#}"
+    );
+    ensure!(
+        logs["logs"].as_array().map(Vec::len) == Some(1),
+        "console lines must not repeat on replay: {logs:#}"
+    );
     Ok(())
 }
 
@@ -297,8 +475,16 @@ fn seed_endpoints_work(backend: Backend) -> Result<()> {
         }),
     )?;
     let data = reply.expect_data(200)?;
-    ensure!(data["status"] == "completed" && data["result"] == json!({ "echoed": { "a": 1 } }), "{data:#}");
-    let trig = h.call("simple-stack-processor", &json!({ "trigger": "process-next" }))?.expect_data(200)?;
+    ensure!(
+        data["status"] == "completed" && data["result"] == json!({ "echoed": { "a": 1 } }),
+        "{data:#}"
+    );
+    let trig = h
+        .call(
+            "simple-stack-processor",
+            &json!({ "trigger": "process-next" }),
+        )?
+        .expect_data(200)?;
     ensure!(trig["triggered"] == true, "{trig:#}");
     let missing = h.call("deno-executor", &json!({ "taskName": "x" }))?;
     missing.expect_error(400, "VALIDATION_ERROR")?;
@@ -317,8 +503,13 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     }"#;
     let first = host(&db, &["--lease-secs", "2"])?;
     register(&first, "slow", code)?;
-    let submitted = first.post_json(&format!("{}/execute", tasks_url(&first)?), &json!({ "task_identifier": "slow", "input": { "n": 20 } }))?;
-    let id = submitted.expect_data(202)?["taskRunId"].as_i64().context("run id")?;
+    let submitted = first.post_json(
+        &format!("{}/execute", tasks_url(&first)?),
+        &json!({ "task_identifier": "slow", "input": { "n": 20 } }),
+    )?;
+    let id = submitted.expect_data(202)?["taskRunId"]
+        .as_i64()
+        .context("run id")?;
     // Kill it once a few calls have completed.
     let deadline = Instant::now() + Duration::from_secs(30);
     let done_keys: Vec<String> = loop {
@@ -360,13 +551,22 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     let tree = call_tree(&second, id)?;
     let calls = tree["calls"].as_array().context("calls")?;
     ensure!(calls.len() == 20, "one journal entry per call: {tree:#}");
-    let seen = second.call_method("echo-service", "calls", &json!({}))?.expect_data(200)?;
+    let seen = second
+        .call_method("echo-service", "calls", &json!({}))?
+        .expect_data(200)?;
     let executed_again: Vec<&Value> = seen["calls"]
         .as_array()
         .context("calls")?
         .iter()
-        .filter(|c| c["idempotencyKey"].as_str().is_some_and(|k| done_keys.iter().any(|d| d == k)))
+        .filter(|c| {
+            c["idempotencyKey"]
+                .as_str()
+                .is_some_and(|k| done_keys.iter().any(|d| d == k))
+        })
         .collect();
-    ensure!(executed_again.is_empty(), "completed calls were executed again: {executed_again:?}");
+    ensure!(
+        executed_again.is_empty(),
+        "completed calls were executed again: {executed_again:?}"
+    );
     Ok(())
 }

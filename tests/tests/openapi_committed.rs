@@ -13,7 +13,9 @@ fn bundled_plugins() -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let manifest = entry?.path().join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
         let name = text
             .lines()
             .find_map(|l| l.strip_prefix("name = \""))
@@ -29,7 +31,10 @@ fn committed_openapi_documents_are_current() -> Result<()> {
     let staging = tempfile::tempdir()?;
     for name in bundled_plugins()? {
         let file = plugin_file(&name)?;
-        std::fs::copy(&file, staging.path().join(file.file_name().context("file name")?))?;
+        std::fs::copy(
+            &file,
+            staging.path().join(file.file_name().context("file name")?),
+        )?;
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/generated");
     let output = Command::new(host_binary()?)

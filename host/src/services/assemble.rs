@@ -149,11 +149,14 @@ pub async fn assemble(
 
     let mut entries = Vec::with_capacity(selected.len());
     for candidate in selected {
-        let config = sources
+        let mut config = sources
             .plugin_config
             .get(&candidate.name)
             .cloned()
             .unwrap_or_else(|| Value::Object(Default::default()));
+        if let Value::Object(obj) = &mut config {
+            obj.insert("host".into(), sources.host_facts.clone());
+        }
         entries.push(build_entry(candidate, config, &sources, &slot).await?);
     }
     Ok(entries)
