@@ -55,8 +55,11 @@ pub fn render_all(plugins_dir: &Path) -> Result<BTreeMap<String, String>, Openap
 
     let mut docs = BTreeMap::new();
     for (manifest, _) in &manifests {
-        let doc =
+        let mut doc =
             tasker_openapi::service_document(manifest, &tasker_openapi::DocOptions::default());
+        if manifest.name == "task-executor" {
+            crate::http::tasks_doc::merge_into(&mut doc, "");
+        }
         docs.insert(format!("{}.json", manifest.name), pretty(&doc));
     }
     let services: Vec<_> = manifests
@@ -73,7 +76,10 @@ pub fn render_all(plugins_dir: &Path) -> Result<BTreeMap<String, String>, Openap
         .collect();
     docs.insert(
         "gateway.json".to_owned(),
-        pretty(&tasker_openapi::combined_document(&services, None)),
+        pretty(&tasker_openapi::combined_document(
+            &services,
+            Some(&serde_json::json!({ "paths": crate::http::tasks_doc::task_api_paths("/services/task-executor") })),
+        )),
     );
     Ok(docs)
 }

@@ -77,7 +77,57 @@ on_both_backends!(
     deterministic_values_survive_replay,
     seed_endpoints_work,
     killed_host_finishes_run_after_restart,
+    thousand_sequential_calls_complete,
+    publish_uploads_a_folder,
 );
+
+fn thousand_sequential_calls_complete(backend: Backend) -> Result<()> {
+    let db = TestDatabase::create(backend)?;
+    let h = host(&db, &[])?;
+    register(
+        &h,
+        "thousand",
+        r#"module.exports = async function({ n }) {
+            let sum = 0;
+            for (let i = 0; i < n; i++) { const r = await __callHostTool__("echo-service", "echo", { i }); sum += r.i; }
+            return { sum };
+        }"#,
+    )?;
+    let data = run(&h, "thousand", json!({ "n": 1000 }))?;
+    ensure!(data["result"] == json!({ "sum": 499_500 }), "{data:#}");
+    let status = h
+        .get(&format!("{}/status?id={}", tasks_url(&h)?, data["id"]))?
+        .expect_data(200)?;
+    ensure!(status["calls"]["completed"] == 1000, "{status:#}");
+    Ok(())
+}
+
+fn publish_uploads_a_folder(backend: Backend) -> Result<()> {
+    let db = TestDatabase::create(backend)?;
+    let h = host(&db, &[])?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("greet.js"),
+        "/** Greets */\nmodule.exports = async ({ name }) => `hi ${name}`;",
+    )?;
+    std::fs::write(dir.path().join("notes.txt"), "not a task")?;
+    let output = std::process::Command::new(tasker_e2e::host_binary()?)
+        .arg("publish")
+        .arg(dir.path())
+        .args(["--url", &tasks_url(&h)?])
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        String::from_utf8_lossy(&output.stdout).contains("published greet: Greets"),
+        "{output:?}"
+    );
+    ensure!(completed(&h, "greet", json!({ "name": "bo" }))? == json!("hi bo"));
+    Ok(())
+}
 
 fn task_formats_run(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;

@@ -33,7 +33,11 @@ pub fn service_document(entry: &ServiceEntry, prefix: &str) -> Value {
         path_prefix: prefix.to_owned(),
         servers: Vec::new(),
     };
-    tasker_openapi::service_document(&entry.manifest, &opts)
+    let mut doc = tasker_openapi::service_document(&entry.manifest, &opts);
+    if entry.name == "task-executor" {
+        crate::http::tasks_doc::merge_into(&mut doc, prefix);
+    }
+    doc
 }
 
 /// The documents and page of one service mounted at `prefix`.
@@ -72,5 +76,6 @@ pub fn gateway_document(registry: &Registry) -> Value {
             )
         })
         .collect();
-    tasker_openapi::combined_document(&services, None)
+    let host_paths = serde_json::json!({ "paths": crate::http::tasks_doc::task_api_paths("/services/task-executor") });
+    tasker_openapi::combined_document(&services, Some(&host_paths))
 }

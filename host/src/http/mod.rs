@@ -7,4 +7,5 @@ pub mod envelope;
 pub mod gateway;
 pub mod middleware;
 pub mod service_routes;
+pub mod tasks_doc;
 pub mod tasks_routes;
