@@ -193,6 +193,9 @@ pub struct ServeArgs {
     /// Lease length in seconds: a crashed host's work is taken over after this.
     #[arg(long, env = "TASKER_LEASE_SECS", default_value_t = 10)]
     pub lease_secs: u64,
+    /// First retry delay of a failed host call in milliseconds (doubles per attempt, jittered).
+    #[arg(long, default_value_t = 200)]
+    pub retry_base_ms: u64,
     /// Attempts per host call for retryable errors (timeouts, 429, 5xx), the first included.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,

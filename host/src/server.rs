@@ -215,6 +215,7 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
         service_timeouts: service_timeouts(args)?,
         max_attempts: args.max_attempts.max(1),
+        retry_base: Duration::from_millis(args.retry_base_ms),
         live_cache: !args.replay_only,
         ..EngineConfig::default()
     };

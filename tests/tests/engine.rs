@@ -79,7 +79,62 @@ on_both_backends!(
     killed_host_finishes_run_after_restart,
     thousand_sequential_calls_complete,
     publish_uploads_a_folder,
+    resume_journals_an_external_result,
 );
+
+fn resume_journals_an_external_result(backend: Backend) -> Result<()> {
+    let db = TestDatabase::create(backend)?;
+    // A long retry delay parks the failed call as pending, waiting for its next attempt.
+    let h = host(&db, &["--retry-base-ms", "120000"])?;
+    register(
+        &h,
+        "waits",
+        r#"module.exports = async () => ({ got: await __callHostTool__("echo-service", "fail", { code: "TIMEOUT_ERROR", message: "later" }) });"#,
+    )?;
+    let submitted = h.post_json(
+        &format!("{}/execute", tasks_url(&h)?),
+        &json!({ "task_identifier": "waits" }),
+    )?;
+    let id = submitted.expect_data(202)?["taskRunId"]
+        .as_i64()
+        .context("run id")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let call_id = loop {
+        let tree = call_tree(&h, id)?;
+        if tree["calls"][0]["status"] == "pending" {
+            break tree["calls"][0]["id"].as_i64().context("call id")?;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the call never waited for a retry: {tree:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let resumed = h.call("deno-executor", &json!({ "method": "resume", "args": { "stackRunId": call_id, "result": { "manual": true } } }))?;
+    ensure!(resumed.expect_data(200)?["status"] == "completed");
+    let run = h.get(&format!("{}/status?id={id}", tasks_url(&h)?))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut run = run.expect_data(200)?;
+    while run["status"] != "completed" {
+        ensure!(Instant::now() < deadline, "the run did not finish: {run:#}");
+        std::thread::sleep(Duration::from_millis(50));
+        run = h
+            .get(&format!("{}/status?id={id}", tasks_url(&h)?))?
+            .expect_data(200)?;
+    }
+    ensure!(
+        run["result"] == json!({ "got": { "manual": true } }),
+        "{run:#}"
+    );
+    // A second result for the same call is refused.
+    let again = h.call_method(
+        "deno-executor",
+        "resume",
+        &json!({ "stackRunId": call_id, "result": 1 }),
+    )?;
+    again.expect_error(409, "CONFLICT_ERROR")?;
+    Ok(())
+}
 
 fn thousand_sequential_calls_complete(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;

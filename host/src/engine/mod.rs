@@ -292,6 +292,46 @@ impl Engine {
         }
     }
 
+    /// Journals a result supplied from outside for a call that is waiting (pending: not yet
+    /// run, or waiting for a retry), as the seed's `deno-executor/resume` did. A call that is
+    /// running or already settled is refused: the journal never holds two results.
+    pub async fn resume_call(&self, call_id: i64, result: &Value) -> Result<Value, EngineError> {
+        let call = self.store.get_call(call_id).await?.ok_or_else(|| {
+            EngineError::Request(PluginError::not_found(format!(
+                "stack run {call_id} does not exist"
+            )))
+        })?;
+        let conflict =
+            |msg: String| EngineError::Request(PluginError::new(ErrorCode::Conflict, msg));
+        if call.status.is_settled() {
+            return Err(conflict(format!(
+                "stack run {call_id} already has a result ({})",
+                call.status.as_str()
+            )));
+        }
+        if self
+            .store
+            .claim_call(call_id, self.lease())
+            .await?
+            .is_none()
+        {
+            return Err(conflict(format!(
+                "stack run {call_id} is being executed; its result will be journaled when it finishes"
+            )));
+        }
+        if let tasker_store::queue::CallOutcome::Settled(wake) = self
+            .store
+            .complete_call(call_id, &self.cfg.owner, &result.to_string())
+            .await?
+            && wake.run_status == tasker_store::TaskRunStatus::Resumable
+        {
+            self.wake_runs.notify_one();
+        }
+        Ok(
+            serde_json::json!({ "stackRunId": call_id, "taskRunId": call.task_run_id, "status": "completed" }),
+        )
+    }
+
     /// Wakes the worker loops (an external trigger; normally not needed).
     pub fn wake(&self) {
         self.wake_runs.notify_one();

@@ -155,6 +155,11 @@ pub fn direct_executor_manifest() -> Manifest {
                 "Run code: {taskCode, taskName, taskInput, waitSeconds?}",
             )
             .params(json!({"type": "object"})),
+            MethodSpec::new(
+                "resume",
+                "Journal an external result for a waiting call: {stackRunId, result}",
+            )
+            .params(json!({"type": "object"})),
         ],
     )
 }
@@ -173,6 +178,21 @@ impl CoreService for DirectExecutor {
         Box::pin(async move {
             match method {
                 "run" | "execute" => self.run(&args).await,
+                "resume" => {
+                    let id = ["stackRunId", "stackRunIdToResume"]
+                        .iter()
+                        .find_map(|k| {
+                            args.get(*k)
+                                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                        })
+                        .ok_or_else(|| PluginError::validation("'stackRunId' is required"))?;
+                    let result = args
+                        .get("result")
+                        .or_else(|| args.get("resultToInject"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    Ok(self.engine.resume_call(id, &result).await?)
+                }
                 other => Err(PluginError::unknown_method("deno-executor", other)),
             }
         })

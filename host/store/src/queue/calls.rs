@@ -59,6 +59,13 @@ const CLAIM_ANY: Sql = Sql {
     ),
 };
 
+/// One pending call by id (ready or not), for an external result; $3 now, $4 id.
+const CLAIM_ONE: Sql = Sql::same(concat!(
+    claim_set!(),
+    "(SELECT id FROM stack_runs WHERE id = $4 AND status = 'pending') RETURNING ",
+    stack_run_columns!()
+));
+
 const CLAIM_SERVICES: Sql = Sql {
     sqlite: concat!(
         claim_set!(),
@@ -113,6 +120,21 @@ impl Store {
             lease: Some(lease),
         };
         self.insert_calls(task_run_id, calls, &initial).await
+    }
+
+    /// Claims one `pending` call by id under `lease` (e.g. to journal a result supplied from
+    /// outside); None when it is not pending (running elsewhere, or already settled).
+    pub async fn claim_call(&self, call_id: i64, lease: Lease<'_>) -> Result<Option<StackRun>> {
+        let now = self.now();
+        let row = sqlx::query(self.sql(&CLAIM_ONE))
+            .bind(lease.owner)
+            .bind(now.saturating_add(lease.duration_ms))
+            .bind(now)
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await
+            .step("claim call")?;
+        row.as_ref().map(StackRun::from_row).transpose()
     }
 
     /// Claims up to `claim.limit` ready calls, oldest first, each with a lease and `attempts + 1`.
