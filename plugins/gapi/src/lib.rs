@@ -12,7 +12,6 @@ mod endpoints;
 mod error;
 mod plan;
 mod settings;
-mod time;
 mod token;
 mod upstream;
 
@@ -20,11 +19,11 @@ use serde_json::{Map, Value, json};
 use tasker_plugin_api::{
     CallContext, ErrorCode, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin,
 };
+use tasker_plugin_kit::time::now_iso;
 
 use crate::api::Api;
 use crate::credentials::{CredentialStore, KeystoreSource};
 use crate::settings::Settings;
-use crate::time::now_iso;
 use crate::token::TokenProvider;
 use crate::upstream::Upstream;
 

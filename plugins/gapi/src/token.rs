@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tasker_plugin_kit::time::iso8601;
 
 use crate::credentials::{Credentials, ServiceAccount};
 use crate::error::{Error, Phase, Result};
-use crate::time::iso8601;
 use crate::upstream::{Replay, Request, Upstream};
 
 /// Lifetime asked for in each assertion (Google's maximum).

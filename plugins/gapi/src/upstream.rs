@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
+use tasker_plugin_kit::http::parse_retry_after;
 
 use crate::error::{Error, Phase, Result};
 use crate::settings::RetryPolicy;
@@ -200,15 +201,6 @@ fn retry_after(response: &Response) -> Option<Duration> {
     parse_retry_after(value, SystemTime::now())
 }
 
-/// Parses a `Retry-After` value relative to `now`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 /// Google's error message and reason from an error body: the API form
 /// `{"error": {"code", "message", "status", "errors": [{"reason"}]}}` or the OAuth form
 /// `{"error": "invalid_grant", "error_description": "..."}`.
@@ -276,17 +268,5 @@ mod tests {
             "<html>bad gateway</html>"
         );
         assert_eq!(google_error("", 500).0, "HTTP 500 with an empty body");
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after(&later, now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

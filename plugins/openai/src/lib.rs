@@ -5,20 +5,18 @@
 //! is configurable so OpenAI-compatible servers work. It must never log or return the key,
 //! and never stream (results are whole JSON bodies).
 
-mod credentials;
 mod manifest;
 mod settings;
-mod upstream;
 
 use reqwest::Method;
 use serde_json::Value;
 use tasker_plugin_api::{
     CallContext, ErrorCode, Host, Manifest, Plugin, PluginError, export_plugin,
 };
+use tasker_plugin_kit::credentials::{Credentials, Lookup};
+use tasker_plugin_kit::http::Upstream;
 
-use crate::credentials::{Credentials, Lookup};
 use crate::settings::Settings;
-use crate::upstream::Upstream;
 
 pub use crate::manifest::SERVICE;
 pub use crate::settings::DEFAULT_BASE_URL;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tasker_plugin_api::{ErrorCode, PluginError};
-
-use crate::upstream::RetryPolicy;
+use tasker_plugin_kit::http::RetryPolicy;
 
 /// The public API, used when neither config nor environment names another server.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";

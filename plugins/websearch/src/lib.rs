@@ -4,21 +4,18 @@
 //! SearXNG or DuckDuckGo HTML) is chosen by configuration; keys come from the keystore or
 //! the environment at first use, cached briefly. It must never log or return a key.
 
-mod credentials;
 mod manifest;
 mod normalise;
 mod providers;
 mod search;
 mod settings;
-mod time;
-mod upstream;
 
 use serde_json::{Value, json};
 use tasker_plugin_api::{CallContext, Host, Manifest, Plugin, PluginError, export_plugin};
+use tasker_plugin_kit::credentials::Credentials;
+use tasker_plugin_kit::http::Upstream;
 
-use crate::credentials::Credentials;
 use crate::settings::Settings;
-use crate::upstream::Upstream;
 
 pub use crate::manifest::SERVICE;
 pub use crate::normalise::SearchResult;
@@ -69,7 +66,7 @@ impl Plugin for WebSearch {
         match method {
             "search" => search::search(args, &self.settings, &self.upstream, &self.credentials),
             "getServerTime" => Ok(json!({
-                "timestamp": time::iso_timestamp(std::time::SystemTime::now()),
+                "timestamp": tasker_plugin_kit::time::now_iso(),
                 "source": SERVICE,
             })),
             other => Err(PluginError::unknown_method(SERVICE, other)),

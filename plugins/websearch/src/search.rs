@@ -4,12 +4,12 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tasker_plugin_api::{ErrorCode, PluginError};
+use tasker_plugin_kit::credentials::{Credentials, Lookup};
+use tasker_plugin_kit::http::Upstream;
 
-use crate::credentials::{Credentials, Lookup};
 use crate::normalise::normalise;
 use crate::providers::{self, Keys, Query};
 use crate::settings::{Provider, Settings};
-use crate::upstream::Upstream;
 
 /// Results returned when the caller gives no limit (the original's default).
 const DEFAULT_LIMIT: usize = 5;
@@ -136,7 +136,7 @@ pub fn search(
         "query": query.text,
         "provider": provider.name(),
         "results": results,
-        "timestamp": crate::time::iso_timestamp(std::time::SystemTime::now()),
+        "timestamp": tasker_plugin_kit::time::now_iso(),
     }))
 }
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tasker_plugin_api::{ErrorCode, PluginError};
-
-use crate::upstream::RetryPolicy;
+use tasker_plugin_kit::http::RetryPolicy;
 
 /// The search backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,9 @@
-//! ISO 8601 timestamps for gapi's reports (UTC, millisecond precision), without a date
-//! library. Only formatting; nothing here reads the clock except [`now_iso`].
+//! ISO 8601 / RFC 3339 UTC timestamps (`2025-01-02T03:04:05.678Z`, millisecond precision)
+//! without a date crate. Only formatting; nothing here reads the clock except [`now_iso`].
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `2024-05-01T12:00:00.000Z` for `t` (times before 1970 print as the epoch).
+/// `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC); times before 1970 print as the epoch.
 pub fn iso8601(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
@@ -23,7 +23,8 @@ pub fn now_iso() -> String {
     iso8601(SystemTime::now())
 }
 
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's days-to-civil algorithm
+/// (proleptic Gregorian calendar).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -48,5 +49,11 @@ mod tests {
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
         assert_eq!(iso8601(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn times_before_the_epoch_print_as_the_epoch() {
+        let before = UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(iso8601(before), "1970-01-01T00:00:00.000Z");
     }
 }

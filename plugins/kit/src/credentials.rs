@@ -1,5 +1,5 @@
 //! Credentials looked up at first use: the keystore service (through the host handle),
-//! then an environment variable, cached for a short time so a rotated key takes effect
+//! then environment variables, cached for a short time so a rotated key takes effect
 //! without a restart. It must never log or return a secret's value in a message.
 
 use std::collections::HashMap;
