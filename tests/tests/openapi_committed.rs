@@ -16,6 +16,9 @@ fn bundled_plugins() -> Result<Vec<String>> {
         let Ok(text) = std::fs::read_to_string(&manifest) else {
             continue;
         };
+        if !text.contains("cdylib") {
+            continue; // support crates such as plugins/kit are not plugins
+        }
         let name = text
             .lines()
             .find_map(|l| l.strip_prefix("name = \""))
