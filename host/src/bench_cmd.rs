@@ -2,7 +2,7 @@
 //! `echo-service` plugin, a throw-away database) and measures the durable engine from the
 //! outside, over HTTP. Scenario `calls-n`: one task doing n sequential `echo` host calls,
 //! n = 1, 10, 100, 1,000, live cache vs replay-only, on SQLite and PostgreSQL, so the growth
-//! with n is visible. Prints a table (and JSON with `--json`). Never used by tests.
+//! with n is visible, and SQLite with `--sync full`. Prints a table (and JSON with `--json`). Never used by tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,11 +61,16 @@ impl Drop for HostProcess {
     }
 }
 
-fn start_host(
-    plugins: &Path,
-    database_url: &str,
+/// How a bench host runs.
+#[derive(Debug, Clone, Copy)]
+struct HostMode {
+    /// `--replay-only`: no live-context cache.
     replay_only: bool,
-) -> anyhow::Result<HostProcess> {
+    /// `--sync full`: SQLite commits survive power loss.
+    sync_full: bool,
+}
+
+fn start_host(plugins: &Path, database_url: &str, mode: HostMode) -> anyhow::Result<HostProcess> {
     let dir = tempfile::tempdir()?;
     let registry = dir.path().join("registry.json");
     let mut command = Command::new(std::env::current_exe()?);
@@ -80,8 +85,11 @@ fn start_host(
         .stderr(Stdio::from(std::fs::File::create(
             dir.path().join("host.log"),
         )?));
-    if replay_only {
+    if mode.replay_only {
         command.arg("--replay-only");
+    }
+    if mode.sync_full {
+        command.args(["--sync", "full"]);
     }
     let child = command.spawn()?;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -127,12 +135,29 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "backend", "mode", "n", "total ms", "per call ms", "calls/s"
     );
     for (backend, _) in &backends {
-        for (mode, replay_only) in [("live", false), ("replay", true)] {
+        // SQLite also runs with synchronous=FULL (survives power loss), to show its price.
+        let modes: &[(&str, bool, bool)] = if *backend == "sqlite" {
+            &[
+                ("live", false, false),
+                ("replay", true, false),
+                ("live-full", false, true),
+            ]
+        } else {
+            &[("live", false, false), ("replay", true, false)]
+        };
+        for &(mode, replay_only, sync_full) in modes {
             let url = match *backend {
                 "sqlite" => format!("sqlite://{}/bench-{mode}.db", _sqlite_dir.path().display()),
                 _ => postgres_database(args.postgres_url.as_deref())?,
             };
-            let host = start_host(&plugins, &url, replay_only)?;
+            let host = start_host(
+                &plugins,
+                &url,
+                HostMode {
+                    replay_only,
+                    sync_full,
+                },
+            )?;
             let register = client
                 .post(format!("{}/tasks", host.tasks_url))
                 .json(&json!({ "name": "calls-n", "code": TASK }))
