@@ -675,3 +675,59 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     );
     Ok(())
 }
+
+/// `tasker-host run FILE.js` runs a task in-process against a database and the plugins,
+/// streams its console lines and calls to stderr, prints the result and exits 0.
+#[test]
+fn run_command_streams_and_prints_the_result() -> Result<()> {
+    let db = TestDatabase::create(Backend::Sqlite)?;
+    let dir = tempfile::tempdir()?;
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    let echo = tasker_e2e::plugin_file("echo_service")?;
+    std::fs::copy(&echo, plugins.join(echo.file_name().context("file name")?))?;
+    let task = dir.path().join("adder.js");
+    std::fs::write(
+        &task,
+        "module.exports = async ({ n }) => { let s = 0; for (let i = 0; i < n; i++) { const r = await __callHostTool__('echo-service', 'echo', { i }); s += r.i; console.log('step', i); } return { s }; };",
+    )?;
+    let output = std::process::Command::new(tasker_e2e::host_binary()?)
+        .arg("run")
+        .arg(&task)
+        .args(["--input", r#"{"n": 3}"#, "--database-url", db.url()])
+        .arg("--plugins")
+        .arg(&plugins)
+        .current_dir(dir.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(output.status.success(), "run failed: {stderr}");
+    let result: Value =
+        serde_json::from_slice(&output.stdout).context("stdout is the result JSON")?;
+    ensure!(result == json!({ "s": 3 }), "{result}");
+    ensure!(
+        stderr.contains("step 2") && stderr.contains("echo-service.echo"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &task,
+        "module.exports = async () => { throw new Error('nope'); };",
+    )?;
+    let failed = std::process::Command::new(tasker_e2e::host_binary()?)
+        .arg("run")
+        .arg(&task)
+        .args(["--database-url", db.url()])
+        .arg("--plugins")
+        .arg(&plugins)
+        .current_dir(dir.path())
+        .output()?;
+    ensure!(
+        failed.status.code() == Some(1),
+        "a failed run exits 1: {failed:?}"
+    );
+    ensure!(
+        String::from_utf8_lossy(&failed.stdout).contains("nope"),
+        "{failed:?}"
+    );
+    Ok(())
+}
