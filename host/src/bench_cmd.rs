@@ -121,20 +121,18 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(900))
         .build()?;
-    let mut backends = Vec::new();
-    let _sqlite_dir = tempfile::tempdir()?;
-    if args.backend != BenchBackend::Postgres {
-        backends.push(("sqlite", None));
-    }
-    if args.backend != BenchBackend::Sqlite {
-        backends.push(("postgres", Some(())));
-    }
+    let sqlite_dir = tempfile::tempdir()?;
+    let backends: Vec<&str> = match args.backend {
+        BenchBackend::Sqlite => vec!["sqlite"],
+        BenchBackend::Postgres => vec!["postgres"],
+        BenchBackend::Both => vec!["sqlite", "postgres"],
+    };
     let mut rows = Vec::new();
     println!(
         "{:<9} {:<7} {:>6} {:>11} {:>13} {:>11}",
         "backend", "mode", "n", "total ms", "per call ms", "calls/s"
     );
-    for (backend, _) in &backends {
+    for backend in &backends {
         // SQLite also runs with synchronous=FULL (survives power loss), to show its price.
         let modes: &[(&str, bool, bool)] = if *backend == "sqlite" {
             &[
@@ -147,7 +145,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         };
         for &(mode, replay_only, sync_full) in modes {
             let url = match *backend {
-                "sqlite" => format!("sqlite://{}/bench-{mode}.db", _sqlite_dir.path().display()),
+                "sqlite" => format!("sqlite://{}/bench-{mode}.db", sqlite_dir.path().display()),
                 _ => postgres_database(args.postgres_url.as_deref())?,
             };
             let host = start_host(

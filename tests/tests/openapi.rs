@@ -189,6 +189,18 @@ fn docs_serve_swagger_ui() -> Result {
             "{page} is a Swagger UI page"
         );
     }
+    // The page's Swagger UI files are served next to it (no CDN).
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css"] {
+        for base in [
+            host.gateway_url().to_owned(),
+            host.gateway_service_url("echo-service"),
+        ] {
+            let url = format!("{base}/docs/assets/{asset}");
+            let reply = host.get(&url)?;
+            assert_eq!(reply.status, 200, "{url}");
+            assert!(reply.text.len() > 10_000, "{url} is the real asset");
+        }
+    }
     Ok(())
 }
 

@@ -16,14 +16,6 @@ use tasker_store::{NewLog, TaskRun};
 use super::journal::{JournalView, settled_result};
 use super::{Engine, EngineError};
 
-/// What the segment must do, decided from the journal.
-enum Plan {
-    /// Nothing new was settled and calls are still in flight: go back to sleep.
-    StillWaiting,
-    /// Run code: first segment, a live resume or a replay.
-    Execute,
-}
-
 impl Engine {
     /// Runs one segment of a claimed run; failures are logged and the lease left to expire
     /// (another attempt then replays the run from its journal).
@@ -89,9 +81,8 @@ impl Engine {
         let segment_index = segment_times.len().max(1) as i64;
         let seqs: Vec<i64> = results.iter().map(|r| r.seq as i64).collect();
         self.store
-            .mark_delivered(run.id, &seqs, segment_index)
+            .record_delivery(run.id, &seqs, segment_index, now)
             .await?;
-        self.store.append_segment_time(run.id, now).await?;
         segment_times.push(now);
         Ok(Delivery {
             segment_time_ms: now,
@@ -119,16 +110,12 @@ impl Engine {
                 .map(|d| d.results.len())
                 .sum::<usize>()
                 + view.undelivered.len();
-        let plan = if !just_delivered
+        // Nothing new settled and calls are still in flight: go back to sleep.
+        let still_waiting = !just_delivered
             && !segment_times.is_empty()
             && view.undelivered.is_empty()
-            && outstanding
-        {
-            Plan::StillWaiting
-        } else {
-            Plan::Execute
-        };
-        if let Plan::StillWaiting = plan {
+            && outstanding;
+        if still_waiting {
             return self.suspend(run).await;
         }
         let start_time = match segment_times.first() {

@@ -45,10 +45,7 @@ pub fn service_docs(entry: &ServiceEntry, prefix: &str) -> ServiceDocs {
     let doc = service_document(entry, prefix);
     ServiceDocs {
         openapi: doc.to_string(),
-        html: tasker_openapi::swagger_ui_html(
-            &format!("{} API", entry.name),
-            &format!("{prefix}/openapi.json"),
-        ),
+        html: swagger_page(&format!("{} API", entry.name), prefix),
     }
 }
 
@@ -57,7 +54,7 @@ pub fn gateway_docs(registry: &Registry) -> ServiceDocs {
     let doc = gateway_document(registry);
     ServiceDocs {
         openapi: doc.to_string(),
-        html: tasker_openapi::swagger_ui_html("tasker gateway", "/openapi.json"),
+        html: swagger_page("tasker gateway", ""),
     }
 }
 
@@ -78,4 +75,29 @@ pub fn gateway_document(registry: &Registry) -> Value {
         .collect();
     let host_paths = serde_json::json!({ "paths": crate::http::tasks_doc::task_api_paths("/services/task-executor") });
     tasker_openapi::combined_document(&services, Some(&host_paths))
+}
+
+/// A small Swagger UI page for the mount at `prefix`; its JS and CSS come from
+/// `{prefix}/docs/assets/` (one shared copy in the binary, not ~2 MB inlined per page).
+fn swagger_page(title: &str, prefix: &str) -> String {
+    tasker_openapi::swagger_ui_html_linked(
+        title,
+        &format!("{prefix}/openapi.json"),
+        &format!("{prefix}/docs/assets/"),
+    )
+}
+
+/// `GET /docs/assets/{file}`: the vendored Swagger UI files.
+#[poem::handler]
+pub fn swagger_asset(poem::web::Path(file): poem::web::Path<String>) -> Response {
+    match tasker_openapi::swagger_asset(&file) {
+        Some(asset) => Response::builder()
+            .status(StatusCode::OK)
+            .content_type(asset.content_type)
+            .header("cache-control", "public, max-age=86400")
+            .body(asset.bytes),
+        None => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body("no such Swagger UI asset"),
+    }
 }

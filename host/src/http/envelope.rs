@@ -4,7 +4,7 @@
 //! with the status that matches the code. Internal failures never leak SQL, paths or
 //! panic text: they are logged and the client gets a generic message plus the request id.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -140,39 +140,16 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
     (status, poem::web::Json(body.clone())).into_response()
 }
 
-/// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-26T09:00:00.123Z`.
+/// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-26T09:00:00.123Z` (the same
+/// formatter the bundled plugins use).
 pub fn iso_timestamp(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    tasker_plugin_kit::time::iso8601(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn timestamps_are_rfc3339() {

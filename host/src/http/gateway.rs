@@ -41,7 +41,8 @@ pub fn gateway_routes(
         .at("/services", get(services))
         .at("/openapi.json", get(openapi))
         .at("/docs", get(docs))
-        .at("/docs/", get(docs));
+        .at("/docs/", get(docs))
+        .at("/docs/assets/:file", get(crate::http::docs::swagger_asset));
     for entry in registry.services() {
         let names = std::iter::once(&entry.name).chain(entry.aliases.iter());
         for name in names {
@@ -65,12 +66,13 @@ pub fn gateway_routes(
 
 #[handler]
 async fn health(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
-    let checks = ctx
-        .registry
-        .services()
-        .iter()
-        .map(|s| async move { (s.name.clone(), s.health().await) });
-    let reports = await_in_order(checks).await;
+    // Every service is checked at once; a slow plugin delays the answer by its own time only.
+    let mut checks = tokio::task::JoinSet::new();
+    for service in ctx.registry.services() {
+        let service = service.clone();
+        checks.spawn(async move { (service.name.clone(), service.health().await) });
+    }
+    let reports: Vec<(String, Value)> = checks.join_all().await;
     let healthy = reports
         .iter()
         .all(|(_, r)| r.get("status").and_then(Value::as_str) == Some("healthy"));
@@ -88,22 +90,6 @@ async fn health(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     envelope::success_with_status(status, data, &meta)
-}
-
-/// Runs the futures concurrently and collects their outputs in order.
-async fn await_in_order<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(f);
-    }
-    let mut out = Vec::with_capacity(set.len());
-    // Health checks are few and cheap; awaiting them in order keeps this dependency-free.
-    for f in set {
-        out.push(f.await);
-    }
-    out
 }
 
 #[handler]

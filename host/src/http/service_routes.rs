@@ -39,6 +39,7 @@ pub fn service_routes(ctx: ServiceCtx) -> impl poem::Endpoint<Output = Response>
         .at("/docs", get(docs))
         .at("/docs/", get(docs))
         .at("/:method", post(call_method))
+        .at("/docs/assets/:file", get(crate::http::docs::swagger_asset))
         .data(ctx)
         .map_to_response()
 }

@@ -181,7 +181,10 @@ impl TaskService {
         let mut tree = Vec::with_capacity(calls.len());
         for call in &calls {
             let mut node = call_view(call);
-            if let Some(child) = store.child_run(call.id).await.map_err(store_err)? {
+            // Only `tasks.execute` calls have a child run; no query for the others.
+            let nested = matches!(call.service.as_str(), "task-executor" | "tasks")
+                && call.method == "execute";
+            if nested && let Some(child) = store.child_run(call.id).await.map_err(store_err)? {
                 node["childRun"] = run_view(&child);
             }
             tree.push(node);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tasker_plugin_api::{ErrorCode, PluginError};
-use tasker_plugin_kit::http::RetryPolicy;
+use tasker_plugin_kit::http::{RetryPolicy, timeout_from_settings};
 
 /// The public API, used when neither config nor environment names another server.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -86,12 +86,12 @@ impl Settings {
                 .or_else(|| env("OPENAI_PROJECT"))
                 .or_else(|| env("OPENAI_PROJECT_ID")),
             key_namespace: raw.key_namespace.filter(|n| !n.is_empty()),
-            timeout: Duration::from_millis(raw.timeout_ms.unwrap_or(30_000).max(1)),
-            retry: RetryPolicy {
-                max_attempts: raw.max_attempts.unwrap_or(3).max(1),
-                base_delay: Duration::from_millis(raw.retry_base_delay_ms.unwrap_or(500)),
-                max_total_wait: Duration::from_millis(raw.max_retry_wait_ms.unwrap_or(20_000)),
-            },
+            timeout: timeout_from_settings(raw.timeout_ms),
+            retry: RetryPolicy::from_settings(
+                raw.max_attempts,
+                raw.retry_base_delay_ms,
+                raw.max_retry_wait_ms,
+            ),
             credential_ttl: Duration::from_secs(raw.credential_ttl_secs.unwrap_or(60)),
         })
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tasker_plugin_api::{ErrorCode, PluginError};
-use tasker_plugin_kit::http::RetryPolicy;
+use tasker_plugin_kit::http::{RetryPolicy, timeout_from_settings};
 
 /// The search backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,12 +138,12 @@ impl Settings {
             user_agent: raw
                 .user_agent
                 .unwrap_or_else(|| BROWSER_USER_AGENT.to_owned()),
-            timeout: Duration::from_millis(raw.timeout_ms.unwrap_or(30_000).max(1)),
-            retry: RetryPolicy {
-                max_attempts: raw.max_attempts.unwrap_or(3).max(1),
-                base_delay: Duration::from_millis(raw.retry_base_delay_ms.unwrap_or(500)),
-                max_total_wait: Duration::from_millis(raw.max_retry_wait_ms.unwrap_or(20_000)),
-            },
+            timeout: timeout_from_settings(raw.timeout_ms),
+            retry: RetryPolicy::from_settings(
+                raw.max_attempts,
+                raw.retry_base_delay_ms,
+                raw.max_retry_wait_ms,
+            ),
             credential_ttl: Duration::from_secs(raw.credential_ttl_secs.unwrap_or(60)),
         })
     }

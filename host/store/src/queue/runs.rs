@@ -314,6 +314,35 @@ impl Store {
         Ok(())
     }
 
+    /// Records one delivery atomically: the results of calls `seqs` go to segment `segment`
+    /// (first delivery only) and `segment_ms` is appended to `segment_times` as that segment's
+    /// time. One transaction, so a crash can never leave a delivered segment without its time.
+    pub async fn record_delivery(
+        &self,
+        run_id: i64,
+        seqs: &[i64],
+        segment: i64,
+        segment_ms: i64,
+    ) -> Result<()> {
+        const STEP: &str = "record delivery";
+        let mut tx = self.begin_write(STEP).await?;
+        sqlx::query(self.sql(&MARK_DELIVERED))
+            .bind(run_id)
+            .bind(json_list(seqs))
+            .bind(segment)
+            .execute(&mut *tx)
+            .await
+            .step(STEP)?;
+        sqlx::query(self.sql(&APPEND_SEGMENT))
+            .bind(run_id)
+            .bind(segment_ms)
+            .execute(&mut *tx)
+            .await
+            .step(STEP)?;
+        tx.commit().await.step(STEP)?;
+        Ok(())
+    }
+
     /// Records that the results of calls `seqs` were handed to the task in segment `segment` (first
     /// delivery only); returns how many rows changed.
     pub async fn mark_delivered(&self, run_id: i64, seqs: &[i64], segment: i64) -> Result<u64> {

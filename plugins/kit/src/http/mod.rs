@@ -31,6 +31,28 @@ pub struct RetryPolicy {
     pub max_total_wait: Duration,
 }
 
+impl RetryPolicy {
+    /// The policy from optional plugin settings (`maxAttempts`, `retryBaseDelayMs`,
+    /// `maxRetryWaitMs`), with the defaults every HTTP plugin shares: 3 attempts, 500 ms
+    /// first delay, 20 s of waiting at most.
+    pub fn from_settings(
+        max_attempts: Option<u32>,
+        base_delay_ms: Option<u64>,
+        max_wait_ms: Option<u64>,
+    ) -> Self {
+        Self {
+            max_attempts: max_attempts.unwrap_or(3).max(1),
+            base_delay: Duration::from_millis(base_delay_ms.unwrap_or(500)),
+            max_total_wait: Duration::from_millis(max_wait_ms.unwrap_or(20_000)),
+        }
+    }
+}
+
+/// The request timeout from an optional `timeoutMs` setting (default 30 s).
+pub fn timeout_from_settings(timeout_ms: Option<u64>) -> Duration {
+    Duration::from_millis(timeout_ms.unwrap_or(30_000).max(1))
+}
+
 /// A successful upstream answer, read whole.
 #[derive(Debug)]
 pub struct UpstreamReply {
