@@ -34,6 +34,8 @@ pub enum Command {
     Keys(KeysArgs),
     /// Measure the durable engine (starts its own hosts; prints a table).
     Bench(crate::bench_cmd::BenchArgs),
+    /// Hosts sharing the database: `cluster status`.
+    Cluster(crate::cluster_cmd::ClusterArgs),
 }
 
 /// Options of `tasker-host new`.
@@ -193,6 +195,21 @@ pub struct ServeArgs {
     /// Lease length in seconds: a crashed host's work is taken over after this.
     #[arg(long, env = "TASKER_LEASE_SECS", default_value_t = 10)]
     pub lease_secs: u64,
+    /// How often a host renews its leases and heartbeat, in milliseconds (default: a third of
+    /// the lease).
+    #[arg(long, env = "TASKER_LEASE_RENEW_MS")]
+    pub lease_renew_ms: Option<u64>,
+    /// Fallback poll period in milliseconds: how late work is found when a wake-up was missed
+    /// (wake-ups are immediate: in memory, and across hosts by PostgreSQL NOTIFY).
+    #[arg(long, env = "TASKER_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// How long a host call may wait for a live host that serves its service before it fails
+    /// (PostgreSQL clusters; on SQLite the one host runs or rejects every call at once).
+    #[arg(long, env = "TASKER_UNSERVED_DEADLINE_SECS", default_value_t = 60)]
+    pub unserved_deadline_secs: u64,
+    /// This host's id in the cluster (default: generated per start).
+    #[arg(long, env = "TASKER_HOST_ID")]
+    pub host_id: Option<String>,
     /// First retry delay of a failed host call in milliseconds (doubles per attempt, jittered).
     #[arg(long, default_value_t = 200)]
     pub retry_base_ms: u64,

@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Keys(keys)) => runtime.block_on(rotate_keys(keys)),
         Some(Command::Bench(args)) => tasker_host::bench_cmd::run(&args),
+        Some(Command::Cluster(args)) => Ok(runtime.block_on(tasker_host::cluster_cmd::run(&args))?),
         Some(Command::Publish(args)) => runtime
             .block_on(tasker_host::publish_cmd::run(&args))
             .map(|_| ()),

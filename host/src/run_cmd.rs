@@ -140,7 +140,7 @@ pub async fn run(args: &RunArgs) -> Result<bool, RunError> {
                 "{}",
                 serde_json::to_string_pretty(shown).unwrap_or_default()
             );
-            engine.drain().await;
+            engine.drain(Duration::from_secs(1)).await;
             return Ok(run.status.as_str() == "completed");
         }
         if started.elapsed() > Duration::from_secs(args.timeout_secs) {

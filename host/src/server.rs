@@ -93,12 +93,18 @@ pub async fn run(
         },
     )?;
     print_startup_table(&bound, &listing);
+    engine.announce(&bound.gateway_listing().url).await;
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let grace = Some(Duration::from_secs(args.shutdown_grace_secs));
     let mut servers = tokio::task::JoinSet::new();
-    let gateway_app = gateway_routes(registry.clone(), listing.clone(), DEFAULT_BODY_LIMIT)
-        .with(RequestContext::new(&args.cors_origin, "gateway"));
+    let gateway_app = gateway_routes(
+        registry.clone(),
+        engine.clone(),
+        listing.clone(),
+        DEFAULT_BODY_LIMIT,
+    )
+    .with(RequestContext::new(&args.cors_origin, "gateway"));
     let mut rx = stop_tx.subscribe();
     servers.spawn(
         Server::new_with_acceptor(bound.gateway.1)
@@ -138,7 +144,9 @@ pub async fn run(
     }
     let _ = stop_tx.send(());
     while servers.join_next().await.is_some() {}
-    engine.drain().await;
+    engine
+        .drain(Duration::from_secs(args.shutdown_grace_secs))
+        .await;
     for entry in registry.services() {
         entry.shutdown().await;
     }
@@ -181,7 +189,7 @@ pub async fn build_host(args: &ServeArgs) -> Result<(Arc<Registry>, Arc<Engine>)
     let entries = assemble(sources, slot.clone()).await?;
     let registry = Arc::new(Registry::new(entries));
     let _ = slot.set(Arc::downgrade(&registry));
-    engine.start(&registry);
+    engine.start(&registry).await;
     Ok((registry, engine))
 }
 
@@ -211,6 +219,12 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
     let sandbox = Sandbox::new(sandbox_cfg)?;
     let cfg = EngineConfig {
         lease: Duration::from_secs(args.lease_secs.max(1)),
+        renew_interval: args.lease_renew_ms.map_or_else(
+            || Duration::from_secs(args.lease_secs.max(1)) / 3,
+            Duration::from_millis,
+        ),
+        poll_interval: Duration::from_millis(args.poll_ms.max(10)),
+        unserved_deadline: Duration::from_secs(args.unserved_deadline_secs),
         call_concurrency: args.workers.max(1),
         call_timeout: Duration::from_secs(args.call_timeout_secs.max(1)),
         service_timeouts: service_timeouts(args)?,
@@ -218,6 +232,13 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         retry_base: Duration::from_millis(args.retry_base_ms),
         live_cache: !args.replay_only,
         ..EngineConfig::default()
+    };
+    let cfg = match &args.host_id {
+        Some(id) => EngineConfig {
+            owner: id.clone(),
+            ..cfg
+        },
+        None => cfg,
     };
     Ok(Engine::new(store, sandbox, cfg))
 }

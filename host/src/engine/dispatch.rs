@@ -38,7 +38,12 @@ impl Engine {
     /// Claims ready calls (new, retried or reclaimed) and dispatches them.
     pub(super) async fn call_loop(self: Arc<Self>) {
         loop {
+            if self.draining() {
+                return;
+            }
             let free = self.call_slots.available_permits().min(256);
+            // Several hosts may carry different plugins: take only calls this host can run.
+            let services = self.capability_filter().then(|| self.served());
             let claimed = if free == 0 {
                 Ok(Vec::new())
             } else {
@@ -46,7 +51,7 @@ impl Engine {
                     .claim_calls(&CallClaim {
                         lease: self.lease(),
                         limit: free as i64,
-                        services: None,
+                        services,
                     })
                     .await
             };
@@ -67,11 +72,13 @@ impl Engine {
     /// Runs a call this host holds the lease of, in its own task.
     pub(super) fn spawn_dispatch(self: &Arc<Self>, call: StackRun) {
         let engine = self.clone();
+        super::hold(&self.held_calls, call.id, true);
         tokio::spawn(async move {
-            let Ok(_permit) = engine.call_slots.clone().acquire_owned().await else {
-                return;
-            };
-            engine.dispatch(call).await;
+            let call_id = call.id;
+            if let Ok(_permit) = engine.call_slots.clone().acquire_owned().await {
+                engine.dispatch(call).await;
+            }
+            super::hold(&engine.held_calls, call_id, false);
         });
     }
 
@@ -79,11 +86,18 @@ impl Engine {
         let settle = self.execute_call(&call).await;
         let owner = self.cfg.owner.as_str();
         let outcome = match settle {
-            Settle::Complete(value) => {
-                self.store
+            Settle::Complete(value) => match self.completions.get() {
+                Some(batch) => {
+                    batch
+                        .complete(call.task_run_id, call.id, value.to_string())
+                        .await
+                }
+                None => self
+                    .store
                     .complete_call(call.id, owner, &value.to_string())
                     .await
-            }
+                    .map_err(Into::into),
+            },
             Settle::Retry(e) if call.attempts < call.max_attempts => {
                 let backoff = self.backoff(call.attempts);
                 tracing::debug!(
@@ -116,7 +130,10 @@ impl Engine {
             }
             Settle::Retry(e) | Settle::Fail(e) => {
                 let text = error_text(e.code.as_str(), &e.message, &call.service, &call.method);
-                self.store.fail_call(call.id, owner, &text).await
+                self.store
+                    .fail_call(call.id, owner, &text)
+                    .await
+                    .map_err(Into::into)
             }
         };
         match outcome {

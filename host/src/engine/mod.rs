@@ -4,11 +4,14 @@
 //! registry); in-process notifications wake them at once, a slow poll covers the rest.
 //! The HTTP layer only submits and reads through [`Engine`]; it never runs JS itself.
 
+mod batch;
+mod cluster;
 mod dispatch;
 mod journal;
 mod segment;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::registry::Registry;
 
+pub use cluster::{cluster_report, queue_report};
 pub use journal::JournalView;
 
 /// Tunables of the engine.
@@ -29,8 +33,12 @@ pub use journal::JournalView;
 pub struct EngineConfig {
     /// This host's lease owner id.
     pub owner: String,
-    /// How long a claim is valid without renewal.
+    /// How long a claim is valid without renewal; also how long a silent host counts as live.
     pub lease: Duration,
+    /// How often leases and the heartbeat are renewed (well below `lease`).
+    pub renew_interval: Duration,
+    /// How long a call may wait for a live host serving its service (PostgreSQL clusters).
+    pub unserved_deadline: Duration,
     /// Most task segments in flight.
     pub segment_concurrency: usize,
     /// Most host calls in flight.
@@ -58,6 +66,8 @@ impl Default for EngineConfig {
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             ),
             lease: Duration::from_secs(30),
+            renew_interval: Duration::from_secs(10),
+            unserved_deadline: Duration::from_secs(60),
             segment_concurrency: 64,
             call_concurrency: 512,
             poll_interval: Duration::from_secs(1),
@@ -82,6 +92,9 @@ pub enum EngineError {
     /// The sandbox's executor failed (not the task: the machinery).
     #[error("sandbox: {0}")]
     Sandbox(String),
+    /// A group commit of call results failed (the database error, as text).
+    #[error("database (batched commit): {0}")]
+    Batch(String),
 }
 
 /// The engine; cheap to clone through `Arc`.
@@ -97,6 +110,19 @@ pub struct Engine {
     call_slots: Arc<Semaphore>,
     /// Task code by code hash: replays need the exact code a run started with.
     code_cache: Mutex<HashMap<String, Arc<str>>>,
+    /// Service names (canonical and aliases) this host serves, set at start.
+    served: OnceLock<Vec<String>>,
+    /// The gateway address published in the `hosts` table.
+    address: Mutex<String>,
+    /// Set by [`Engine::drain`]: claim nothing more.
+    draining: AtomicBool,
+    /// Group commit of call results, started with the loops.
+    completions: OnceLock<batch::Completions>,
+    /// Runs and calls this host is working on right now: the only leases it renews. Work
+    /// abandoned on an error path is thus never kept alive by renewal; its lease expires and
+    /// any host takes it over.
+    held_runs: Mutex<std::collections::HashSet<i64>>,
+    held_calls: Mutex<std::collections::HashSet<i64>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +152,12 @@ impl Engine {
             wake_calls: Notify::new(),
             waiters: Mutex::new(HashMap::new()),
             code_cache: Mutex::new(HashMap::new()),
+            served: OnceLock::new(),
+            address: Mutex::new(String::new()),
+            draining: AtomicBool::new(false),
+            completions: OnceLock::new(),
+            held_runs: Mutex::new(Default::default()),
+            held_calls: Mutex::new(Default::default()),
         })
     }
 
@@ -150,12 +182,35 @@ impl Engine {
         }
     }
 
-    /// Connects the registry and starts the worker loops.
-    pub fn start(self: &Arc<Self>, registry: &Arc<Registry>) {
+    /// Connects the registry, registers this host and starts the worker loops.
+    pub async fn start(self: &Arc<Self>, registry: &Arc<Registry>) {
         let _ = self.registry.set(Arc::downgrade(registry));
+        let mut served: Vec<String> = registry
+            .services()
+            .iter()
+            .flat_map(|s| std::iter::once(s.name.clone()).chain(s.aliases.iter().cloned()))
+            .collect();
+        served.sort();
+        served.dedup();
+        let _ = self.served.set(served);
+        self.register().await;
+        let _ = self.completions.set(batch::Completions::start(
+            self.store.clone(),
+            self.cfg.owner.as_str().into(),
+        ));
         tokio::spawn(self.clone().run_loop());
         tokio::spawn(self.clone().call_loop());
         tokio::spawn(self.clone().lease_loop());
+        tokio::spawn(self.clone().listen_loop());
+    }
+
+    /// This host's id (its lease owner name).
+    pub fn host_id(&self) -> &str {
+        &self.cfg.owner
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Submits a run of the registered task `task_name`.
@@ -235,6 +290,9 @@ impl Engine {
     /// Claims ready runs and executes one segment each.
     async fn run_loop(self: Arc<Self>) {
         loop {
+            if self.draining() {
+                return;
+            }
             let free = self.segment_slots.available_permits();
             let claimed = if free == 0 {
                 Ok(Vec::new())
@@ -253,8 +311,11 @@ impl Engine {
                             return;
                         };
                         let engine = self.clone();
+                        hold(&self.held_runs, run.id, true);
                         tokio::spawn(async move {
+                            let run_id = run.id;
                             engine.run_segment(run).await;
+                            hold(&engine.held_runs, run_id, false);
                             drop(permit);
                         });
                     }
@@ -267,17 +328,28 @@ impl Engine {
         }
     }
 
-    /// Renews this host's leases and reclaims expired ones (other hosts' crashes).
+    /// Renews this host's heartbeat and leases, reclaims expired ones (other hosts' crashes)
+    /// and fails calls that waited too long for a host serving their service.
     async fn lease_loop(self: Arc<Self>) {
-        let period = (self.cfg.lease / 3).max(Duration::from_millis(200));
+        let period = self.cfg.renew_interval.max(Duration::from_millis(50));
         loop {
             tokio::time::sleep(period).await;
+            if self.draining() {
+                return;
+            }
+            self.heartbeat().await;
             let (owner, ms) = (self.cfg.owner.as_str(), self.cfg.lease.as_millis() as i64);
-            let scope = tasker_store::queue::LeaseScope::All;
-            if let Err(e) = self.store.renew_run_leases(owner, scope, ms).await {
+            let runs = held_ids(&self.held_runs);
+            let calls = held_ids(&self.held_calls);
+            use tasker_store::queue::LeaseScope::Ids;
+            if !runs.is_empty()
+                && let Err(e) = self.store.renew_run_leases(owner, Ids(&runs), ms).await
+            {
                 tracing::warn!("renewing run leases failed: {e}");
             }
-            if let Err(e) = self.store.renew_call_leases(owner, scope, ms).await {
+            if !calls.is_empty()
+                && let Err(e) = self.store.renew_call_leases(owner, Ids(&calls), ms).await
+            {
                 tracing::warn!("renewing call leases failed: {e}");
             }
             match self.store.reclaim_expired().await {
@@ -288,6 +360,9 @@ impl Engine {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("reclaiming expired leases failed: {e}"),
+            }
+            if let Err(e) = self.fail_unserved_calls().await {
+                tracing::warn!("checking for unserved calls failed: {e}");
             }
         }
     }
@@ -340,22 +415,35 @@ impl Engine {
 
     /// Counts of runs and calls by status, and the age of the oldest ready call.
     pub async fn queue_report(&self) -> Result<Value, EngineError> {
-        let runs = self.store.run_counts().await?;
-        let calls = self.store.call_counts().await?;
-        let by_service = self.store.pending_calls_by_service().await?;
-        let oldest = self.store.oldest_ready_age_ms().await?;
-        Ok(serde_json::json!({
-            "runs": runs.iter().map(|(k, v)| (k.as_str().to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>(),
-            "calls": calls.iter().map(|(k, v)| (k.as_str().to_owned(), Value::from(*v))).collect::<serde_json::Map<_, _>>(),
-            "pendingByService": by_service.into_iter().map(|(k, v)| (k, Value::from(v))).collect::<serde_json::Map<_, _>>(),
-            "oldestReadyAgeMs": oldest,
-        }))
+        Ok(cluster::queue_report(&self.store).await?)
     }
 
-    /// Releases this host's leases (graceful drain).
-    pub async fn drain(&self) {
-        if let Err(e) = self.store.release_leases(&self.cfg.owner).await {
-            tracing::warn!("releasing leases at shutdown failed: {e}");
+    /// Graceful drain: stops claiming, lets segments and calls in flight finish for up to
+    /// `grace`, hands back whatever is still held and leaves the cluster.
+    pub async fn drain(&self, grace: Duration) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.wake();
+        let deadline = tokio::time::Instant::now() + grace;
+        let all_free = || {
+            self.segment_slots.available_permits() == self.cfg.segment_concurrency.max(1)
+                && self.call_slots.available_permits() == self.cfg.call_concurrency.max(1)
+        };
+        while !all_free() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match self.store.release_leases(&self.cfg.owner).await {
+            Ok(r) if r.calls + r.runs > 0 => {
+                tracing::info!(
+                    calls = r.calls,
+                    runs = r.runs,
+                    "released leases at shutdown"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("releasing leases at shutdown failed: {e}"),
+        }
+        if let Err(e) = self.store.deregister_host(&self.cfg.owner).await {
+            tracing::warn!("leaving the cluster failed: {e}");
         }
     }
 }
@@ -369,6 +457,13 @@ impl From<EngineError> for PluginError {
                 tracing::error!("sandbox error: {s}");
                 PluginError::internal("the task sandbox failed")
             }
+            EngineError::Batch(s) => {
+                tracing::error!("database error: {s}");
+                PluginError::new(
+                    ErrorCode::Configuration,
+                    "the database is unavailable; try again",
+                )
+            }
             EngineError::Store(s) => {
                 tracing::error!("database error: {s}");
                 PluginError::new(
@@ -378,4 +473,22 @@ impl From<EngineError> for PluginError {
             }
         }
     }
+}
+
+/// Adds (`held`) or removes a run or call id from a set of work in flight.
+fn hold(set: &Mutex<std::collections::HashSet<i64>>, id: i64, held: bool) {
+    let mut set = set.lock().unwrap_or_else(|p| p.into_inner());
+    if held {
+        set.insert(id);
+    } else {
+        set.remove(&id);
+    }
+}
+
+fn held_ids(set: &Mutex<std::collections::HashSet<i64>>) -> Vec<i64> {
+    set.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .copied()
+        .collect()
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tasker_sandbox::{
     DeliveredResult, Delivery, LogLevel, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
 };
-use tasker_store::queue::{NewCall, SegmentEnd, SuspendOutcome};
+use tasker_store::queue::{NewCall, SegmentEnd, SuspendOutcome, SuspendWithCalls};
 use tasker_store::{NewLog, TaskRun};
 
 use super::journal::{JournalView, settled_result};
@@ -233,34 +233,48 @@ impl Engine {
                         parent_stack_run_id: None,
                     })
                     .collect();
-                if !calls.is_empty() {
-                    let enqueued = self
-                        .store
-                        .enqueue_claimed(run.id, &calls, self.lease())
-                        .await?;
-                    for e in enqueued.into_iter().filter(|e| e.inserted) {
-                        self.spawn_dispatch(e.call);
-                    }
+                // Calls this host serves are claimed as they are recorded and run at once;
+                // the others wait in the queue for a host that serves them (NOTIFY wakes it).
+                let (local, remote): (Vec<NewCall>, Vec<NewCall>) = calls
+                    .into_iter()
+                    .partition(|c| !self.capability_filter() || self.serves(&c.service));
+                let suspended = self
+                    .store
+                    .suspend_with_calls(&SuspendWithCalls {
+                        run_id: run.id,
+                        end: self.segment_end(),
+                        calls_seen: run.calls_completed,
+                        pending: &remote,
+                        claimed: &local,
+                        lease: self.lease(),
+                    })
+                    .await?;
+                for call in suspended.inserted_claimed {
+                    self.spawn_dispatch(call);
                 }
-                self.suspend(run).await?;
+                self.after_suspend(run.id, suspended.outcome);
             }
         }
         Ok(())
     }
 
     async fn suspend(&self, run: &TaskRun) -> Result<(), EngineError> {
-        match self
+        let outcome = self
             .store
             .suspend_run(run.id, self.segment_end(), run.calls_completed)
-            .await?
-        {
+            .await?;
+        self.after_suspend(run.id, outcome);
+        Ok(())
+    }
+
+    fn after_suspend(&self, run_id: i64, outcome: SuspendOutcome) {
+        match outcome {
             SuspendOutcome::Resumable => self.wake_runs.notify_one(),
             SuspendOutcome::Suspended => {}
             SuspendOutcome::NotOwner => {
-                tracing::warn!(run_id = run.id, "lost the run's lease before suspending it")
+                tracing::warn!(run_id, "lost the run's lease before suspending it")
             }
         }
-        Ok(())
     }
 
     async fn store_logs(&self, run_id: i64, out: &SegmentOutcome) -> Result<(), EngineError> {

@@ -1,7 +1,8 @@
 //! The gateway listener: every service under `/services/{name}` (and its aliases) with the
 //! same routes as its own port, plus `GET /health` (host and every service),
 //! `GET /services` (the registry), `GET /openapi.json` (one combined document) and
-//! `GET /docs` (Swagger UI over all services).
+//! `GET /docs` (Swagger UI over all services) and `GET /cluster` (hosts sharing the database,
+//! their leases and the queue).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use poem::web::{Data, Html};
 use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde_json::{Value, json};
 
+use crate::engine::Engine;
 use crate::http::docs::{ServiceDocs, gateway_docs, service_docs};
 use crate::http::envelope::{self, RequestMeta};
 use crate::http::service_routes::{ServiceCtx, service_routes};
@@ -21,6 +23,8 @@ use crate::registry_file::ServiceListing;
 pub struct GatewayCtx {
     /// The registry.
     pub registry: Arc<Registry>,
+    /// The engine (cluster and queue reports).
+    pub engine: Arc<Engine>,
     /// The service list as published (ports and URLs included).
     pub listing: Arc<Vec<ServiceListing>>,
     /// The combined documents.
@@ -32,6 +36,7 @@ pub struct GatewayCtx {
 /// Builds the gateway's routes.
 pub fn gateway_routes(
     registry: Arc<Registry>,
+    engine: Arc<Engine>,
     listing: Arc<Vec<ServiceListing>>,
     body_limit: usize,
 ) -> impl poem::Endpoint<Output = Response> {
@@ -39,6 +44,7 @@ pub fn gateway_routes(
         .at("/", get(health))
         .at("/health", get(health).post(health))
         .at("/services", get(services))
+        .at("/cluster", get(cluster))
         .at("/openapi.json", get(openapi))
         .at("/docs", get(docs))
         .at("/docs/", get(docs))
@@ -58,6 +64,7 @@ pub fn gateway_routes(
     let ctx = GatewayCtx {
         docs: Arc::new(gateway_docs(&registry)),
         registry,
+        engine,
         listing,
         started: std::time::Instant::now(),
     };
@@ -95,6 +102,12 @@ async fn health(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
 #[handler]
 fn services(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
     envelope::success(json!({ "services": *ctx.listing }), &meta)
+}
+
+#[handler]
+async fn cluster(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
+    let report = ctx.engine.cluster_report().await.map_err(Into::into);
+    envelope::outcome(report, &meta)
 }
 
 #[handler]

@@ -148,6 +148,9 @@ impl TaskService {
                 let calls = store.journal(id).await.map_err(store_err)?;
                 let mut view = run_view(&run);
                 view["calls"] = call_counts(&calls);
+                if let Some(why) = self.engine.waiting_reason(&calls).await {
+                    view["waiting"] = Value::String(why);
+                }
                 Ok(view)
             }
             None => {
@@ -178,6 +181,9 @@ impl TaskService {
         let calls = store.journal(id).await.map_err(store_err)?;
         let mut view = run_view(&run);
         view["callCounts"] = call_counts(&calls);
+        if let Some(why) = self.engine.waiting_reason(&calls).await {
+            view["waiting"] = Value::String(why);
+        }
         let mut tree = Vec::with_capacity(calls.len());
         for call in &calls {
             let mut node = call_view(call);

@@ -44,6 +44,8 @@ pub fn run_view(run: &TaskRun) -> Value {
         "parentStackRunId": run.parent_stack_run_id,
         "callsCompleted": run.calls_completed,
         "segments": run.segment_times.len(),
+        // The host that ran the latest segment (it holds the live context while suspended).
+        "host": run.lease_owner,
         "createdAt": iso(run.created_at),
         "startedAt": iso_opt(run.started_at),
         "suspendedAt": iso_opt(run.suspended_at),
@@ -85,6 +87,8 @@ pub fn call_view(call: &StackRun) -> Value {
         "result": redact(parse(call.result.as_deref())),
         "error": parse(call.error.as_deref()),
         "idempotencyKey": call.idempotency_key,
+        // The host executing the call, or the one that settled it.
+        "host": call.lease_owner,
         "createdAt": iso(call.created_at),
         "startedAt": iso_opt(call.started_at),
         "endedAt": iso_opt(call.ended_at),

@@ -87,6 +87,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
     clock: Clock,
+    /// The connection URL (PostgreSQL only: `LISTEN` needs its own connection).
+    listen_url: Option<crate::cluster::ListenUrl>,
 }
 
 impl Store {
@@ -143,6 +145,8 @@ impl Store {
         })?;
 
         Ok(Self {
+            listen_url: (backend == Backend::Postgres)
+                .then(|| crate::cluster::ListenUrl(url.as_str().into())),
             pool,
             backend,
             clock: options.clock,
@@ -157,6 +161,11 @@ impl Store {
     /// The clock all timestamps come from.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The PostgreSQL URL for a `LISTEN` connection; None on SQLite.
+    pub(crate) fn listen_url(&self) -> Option<&str> {
+        self.listen_url.as_ref().map(|u| &*u.0)
     }
 
     /// The underlying pool, for callers that need a feature the store does not wrap.

@@ -14,6 +14,7 @@
 //! ```
 
 mod clock;
+pub mod cluster;
 mod connect;
 mod error;
 mod functions;

@@ -2,9 +2,13 @@
 //! arguments, `sleep` waits, `fail` returns a chosen error, `panic` panics (to prove
 //! containment), `callService` calls another service through the host handle, and
 //! `calls` reports every call received with its idempotency key (to prove at-least-once
-//! delivery with stable keys). It must never touch the network, files or environment.
+//! delivery with stable keys). It must never touch the network or environment; the only file
+//! it writes is the optional `recordFile` of its configuration: one JSON line per received
+//! call, appended and flushed before the call returns, so a test can see the calls of a host
+//! that was killed (in-memory `calls` die with the process).
 
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,6 +24,8 @@ const CALL_LOG_CAPACITY: usize = 200_000;
 pub struct EchoService {
     host: Host,
     call_log: Mutex<VecDeque<Value>>,
+    /// `recordFile`: an append-only JSON-lines copy of the call log.
+    record_file: Option<Mutex<std::fs::File>>,
 }
 
 fn manifest() -> Manifest {
@@ -88,7 +94,17 @@ impl EchoService {
             "taskRunId": ctx.task_run_id,
             "stackRunId": ctx.stack_run_id,
             "attempt": ctx.attempt,
+            "pid": std::process::id(),
         });
+        if let Some(file) = &self.record_file {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            // One write per line: O_APPEND keeps lines of several processes whole.
+            let line = format!("{entry}\n");
+            if let Err(e) = file.write_all(line.as_bytes()) {
+                self.host
+                    .warn(&format!("echo-service: cannot append to recordFile: {e}"));
+            }
+        }
         let mut log = self.call_log.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() == CALL_LOG_CAPACITY {
             log.pop_front();
@@ -102,10 +118,26 @@ impl Plugin for EchoService {
         manifest()
     }
 
-    fn init(host: Host, _config: Value) -> Result<Self, PluginError> {
+    fn init(host: Host, config: Value) -> Result<Self, PluginError> {
+        let record_file = match config.get("recordFile").and_then(Value::as_str) {
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        PluginError::new(
+                            ErrorCode::Configuration,
+                            format!("echo-service: cannot open recordFile: {e}"),
+                        )
+                    })?,
+            )),
+            None => None,
+        };
         Ok(Self {
             host,
             call_log: Mutex::new(VecDeque::new()),
+            record_file,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::sql::{Sql, json_int_list, json_list, json_text_list, stack_run_column
 use crate::{Result, StackRun, StackRunStatus, Store};
 
 /// Rows per INSERT statement: 8 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535.
-const ROWS_PER_INSERT: usize = 500;
+pub(super) const ROWS_PER_INSERT: usize = 500;
 /// Parameters shared by every row of one INSERT ($1..$7), see [`insert_sql`].
 const SHARED_PARAMS: usize = 7;
 const PARAMS_PER_ROW: usize = 8;
@@ -86,9 +86,9 @@ const CLAIM_SERVICES: Sql = Sql {
 };
 
 /// How new rows start: pending, or already claimed by the enqueuing host.
-struct InitialState<'a> {
-    status: StackRunStatus,
-    lease: Option<Lease<'a>>,
+pub(super) struct InitialState<'a> {
+    pub(super) status: StackRunStatus,
+    pub(super) lease: Option<Lease<'a>>,
 }
 
 impl Store {
@@ -231,7 +231,7 @@ impl Store {
 
 /// One multi-row `INSERT ... ON CONFLICT (task_run_id, seq) DO NOTHING RETURNING`: returns only the
 /// rows it inserted.
-async fn insert_chunk<'e, E>(
+pub(super) async fn insert_chunk<'e, E>(
     executor: E,
     task_run_id: i64,
     calls: &[&NewCall],

@@ -12,7 +12,10 @@
 mod calls;
 mod leases;
 mod runs;
+mod segment_end;
 mod settle;
+
+pub use segment_end::{SuspendWithCalls, Suspended};
 
 use crate::TaskRunStatus;
 

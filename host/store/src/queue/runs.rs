@@ -31,8 +31,13 @@ const CLAIM: Sql = Sql {
          ORDER BY ready_at, id LIMIT $4) RETURNING ",
         task_run_columns!()
     ),
+    // Sticky routing between hosts: a run whose last segment ran on another live host (it
+    // holds the live context) is left to that host; $5 = heartbeats since then count as live.
+    // SQLite serves one host, so it needs no such clause.
     postgres: concat!(
         "WITH picked AS (SELECT id FROM task_runs WHERE status IN ('pending', 'resumable') \
+         AND (lease_owner IS NULL OR lease_owner = $1 OR NOT EXISTS (SELECT 1 FROM hosts \
+         WHERE hosts.id = task_runs.lease_owner AND hosts.heartbeat_at >= $5)) \
          ORDER BY ready_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) ",
         claim_set!(),
         "WHERE id IN (SELECT id FROM picked) RETURNING ",
@@ -83,7 +88,7 @@ macro_rules! suspend {
         )
     };
 }
-const SUSPEND: Sql = Sql {
+pub(super) const SUSPEND: Sql = Sql {
     sqlite: suspend!(sqlite),
     postgres: suspend!(postgres),
 };
@@ -163,14 +168,15 @@ impl Store {
     /// `calls_completed` (= `calls_seen`) is the value its segment must pass to [`Store::suspend_run`].
     pub async fn claim_runs(&self, claim: &RunClaim<'_>) -> Result<Vec<TaskRun>> {
         let now = self.now();
-        let rows = sqlx::query(self.sql(&CLAIM))
+        let mut query = sqlx::query(self.sql(&CLAIM))
             .bind(claim.lease.owner)
             .bind(now.saturating_add(claim.lease.duration_ms))
             .bind(now)
-            .bind(claim.limit)
-            .fetch_all(&self.pool)
-            .await
-            .step("claim runs")?;
+            .bind(claim.limit);
+        if self.backend() == crate::Backend::Postgres {
+            query = query.bind(now.saturating_sub(claim.lease.duration_ms));
+        }
+        let rows = query.fetch_all(&self.pool).await.step("claim runs")?;
         let mut runs = decode_all(&rows, TaskRun::from_row)?;
         runs.sort_by_key(|run| (run.ready_at, run.id));
         Ok(runs)

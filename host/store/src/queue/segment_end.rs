@@ -1,0 +1,91 @@
+//! The end of a segment that waits on host calls, in one transaction: record the new calls
+//! (those for services the ending host runs itself already claimed by it, the others pending
+//! for any host that serves them) and suspend the run. One commit instead of two or three per
+//! segment, and no window in which the calls exist but the run still looks running.
+
+use std::collections::HashSet;
+
+use sqlx::Row;
+
+use super::calls::{InitialState, ROWS_PER_INSERT, insert_chunk};
+use super::{Lease, NewCall, SegmentEnd, SuspendOutcome};
+use crate::error::StepExt;
+use crate::model::decode_all;
+use crate::{Result, StackRun, StackRunStatus, Store, TaskRunStatus};
+
+/// What a suspending segment records.
+#[derive(Clone, Copy, Debug)]
+pub struct SuspendWithCalls<'a> {
+    pub run_id: i64,
+    pub end: SegmentEnd<'a>,
+    /// Settled calls the segment saw (see [`Store::suspend_run`]).
+    pub calls_seen: i64,
+    /// Calls recorded as `pending`, for whichever host serves them.
+    pub pending: &'a [NewCall],
+    /// Calls recorded as `processing` under `lease`: the ending host runs them at once.
+    pub claimed: &'a [NewCall],
+    pub lease: Lease<'a>,
+}
+
+/// The result: newly inserted calls (seqs that already existed are left as they are and not
+/// returned: the caller holds no lease on them) and how the run was suspended.
+#[derive(Clone, Debug)]
+pub struct Suspended {
+    pub inserted_claimed: Vec<StackRun>,
+    pub outcome: SuspendOutcome,
+}
+
+impl Store {
+    /// Records the segment's new calls and suspends the run, atomically. When `end.owner` no
+    /// longer holds the run, nothing is written (`SuspendOutcome::NotOwner`).
+    pub async fn suspend_with_calls(&self, s: &SuspendWithCalls<'_>) -> Result<Suspended> {
+        const STEP: &str = "suspend with calls";
+        let now = self.now();
+        let mut tx = self.begin_write(STEP).await?;
+        let pending = InitialState {
+            status: StackRunStatus::Pending,
+            lease: None,
+        };
+        let claimed = InitialState {
+            status: StackRunStatus::Processing,
+            lease: Some(s.lease),
+        };
+        let mut inserted_claimed = Vec::new();
+        for (calls, initial) in [(s.pending, &pending), (s.claimed, &claimed)] {
+            let mut seen = HashSet::with_capacity(calls.len());
+            let unique: Vec<&NewCall> = calls.iter().filter(|c| seen.insert(c.seq)).collect();
+            for chunk in unique.chunks(ROWS_PER_INSERT) {
+                let rows = insert_chunk(&mut *tx, s.run_id, chunk, initial, now).await?;
+                if initial.lease.is_some() {
+                    inserted_claimed.extend(decode_all(&rows, StackRun::from_row)?);
+                }
+            }
+        }
+        let row = sqlx::query(self.sql(&super::runs::SUSPEND))
+            .bind(s.run_id)
+            .bind(s.end.owner)
+            .bind(s.calls_seen)
+            .bind(now)
+            .bind(s.end.segment_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .step(STEP)?;
+        let Some(row) = row else {
+            // Dropping the transaction rolls the inserts back: another host owns the run now.
+            return Ok(Suspended {
+                inserted_claimed: Vec::new(),
+                outcome: SuspendOutcome::NotOwner,
+            });
+        };
+        let status: String = row.try_get(0).step(STEP)?;
+        tx.commit().await.step(STEP)?;
+        inserted_claimed.sort_by_key(|c| c.seq);
+        Ok(Suspended {
+            inserted_claimed,
+            outcome: match status.parse()? {
+                TaskRunStatus::Resumable => SuspendOutcome::Resumable,
+                _ => SuspendOutcome::Suspended,
+            },
+        })
+    }
+}
