@@ -147,6 +147,41 @@ pub struct ServeArgs {
     /// Address to bind. Loopback by default.
     #[arg(long, env = "TASKER_BIND", default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    /// Allow `--bind` to a non-loopback address without API tokens (anyone who can reach
+    /// the address may then call every service).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// API tokens from the environment only (`TASKER_API_TOKENS=admin:TOKEN,execute:TOKEN2`),
+    /// never from the command line, where other users could read them.
+    #[arg(
+        long = "api-tokens-env-value",
+        env = "TASKER_API_TOKENS",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub api_tokens: Option<SecretText>,
+    /// File of API tokens, one `SCOPE TOKEN` per line (scopes: read, execute, admin; `#`
+    /// comments); must not be accessible to other users. With tokens (here or in
+    /// TASKER_API_TOKENS) every endpoint but /health needs `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "TASKER_API_TOKENS_FILE")]
+    pub api_tokens_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes (larger: 413).
+    #[arg(long, env = "TASKER_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Run submissions each client (peer IP) may make per second on average (0 = no limit;
+    /// over the limit: 429 with Retry-After).
+    #[arg(long, env = "TASKER_SUBMIT_RATE_PER_SEC", default_value_t = 50.0)]
+    pub submit_rate_per_sec: f64,
+    /// Submissions a client may make in a burst above the average rate.
+    #[arg(long, env = "TASKER_SUBMIT_BURST", default_value_t = 100)]
+    pub submit_burst: u32,
+    /// Seconds a connection has to deliver a complete request head, counted from its
+    /// opening or from the previous response (also closes idle keep-alive connections).
+    #[arg(long, env = "TASKER_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body (slower: 408).
+    #[arg(long, env = "TASKER_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    pub body_timeout_secs: u64,
     /// Where the service registry JSON is written at start-up.
     #[arg(
         long,
@@ -251,7 +286,40 @@ pub struct ServeArgs {
     pub bun: bool,
 }
 
+/// A secret from the environment (API tokens): its `Debug` never shows the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// The secret text itself; pass it on, never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(***)")
+    }
+}
+
+impl std::str::FromStr for SecretText {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 impl ServeArgs {
+    /// True when API tokens are configured (from the environment or a file).
+    pub fn api_tokens_configured(&self) -> bool {
+        self.api_tokens
+            .as_ref()
+            .is_some_and(|t| !t.expose().trim().is_empty())
+            || self.api_tokens_file.is_some()
+    }
+
     /// The gateway port actually requested: explicit, or 0 when `--port 0`, else 3099.
     pub fn effective_gateway_port(&self) -> u16 {
         match (self.gateway_port, self.port) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError};
+use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError, Scope};
 
 use crate::plugins::runtime::PluginHandle;
 use crate::services::args::{ArgsValidator, shape_args};
@@ -110,6 +110,19 @@ impl ServiceEntry {
     /// The service's version (from its manifest).
     pub fn version(&self) -> &str {
         &self.manifest.version
+    }
+
+    /// The token scope a caller needs for `method`, from its manifest entry
+    /// (`MethodSpec::required_scope`; `via_http` makes secret-returning methods `admin`).
+    /// A method missing from the manifest needs `execute` on a remote service (whose
+    /// manifest lists nothing) and `admin` on a core service, where only undocumented
+    /// aliases reach: failing closed there keeps an alias from bypassing its method's scope.
+    pub fn required_scope(&self, method: &str, via_http: bool) -> Scope {
+        match (self.methods.get(method), &self.backend) {
+            (Some(m), _) => m.spec.required_scope(via_http),
+            (None, Backend::Remote(_)) => Scope::Execute,
+            (None, _) => Scope::Admin,
+        }
     }
 
     /// Calls `method`: resolves it, shapes and validates the arguments, dispatches.

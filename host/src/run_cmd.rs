@@ -61,6 +61,9 @@ pub async fn run(args: &RunArgs) -> Result<bool, RunError> {
     let mut serve: ServeArgs = crate::config::Cli::parse_from(["tasker-host"]).serve;
     serve.plugins = args.plugins.clone();
     serve.database_url = args.database_url.clone();
+    // A local run is the operator's own: no API tokens apply to it.
+    serve.api_tokens = None;
+    serve.api_tokens_file = None;
     let (registry, engine) = crate::server::build_host(&serve).await?;
     eprintln!(
         "services: {}",
@@ -78,7 +81,12 @@ pub async fn run(args: &RunArgs) -> Result<bool, RunError> {
         .await
         .map_err(|e| RunError::Task(e.message))?;
     let submitted = tasks
-        .execute(&json!({ "task_identifier": name, "input": input }), None)
+        .execute(
+            &json!({ "task_identifier": name, "input": input }),
+            None,
+            // The operator's run (it may be finished by a host that checks scopes).
+            Some(tasker_plugin_api::Scope::Admin),
+        )
         .await
         .map_err(|e| RunError::Task(e.message))?;
     let run_id = submitted.1["taskRunId"].as_i64().unwrap_or_default();

@@ -18,8 +18,11 @@ use crate::config::SyncArg;
 use crate::engine::{Engine, EngineConfig};
 use crate::http::docs::service_docs;
 use crate::http::gateway::gateway_routes;
+use crate::http::guard::{Guard, GuardConfig};
 use crate::http::middleware::RequestContext;
+use crate::http::rate_limit::RateLimiter;
 use crate::http::service_routes::{ServiceCtx, service_routes};
+use crate::http::slow_client::DeadlineAcceptor;
 use crate::plugins::loader;
 use crate::registry::{Registry, ServiceEntry};
 use crate::registry_file::{self, GatewayListing, ServiceListing};
@@ -31,7 +34,7 @@ use crate::services::tasks::TaskService;
 use tasker_sandbox::{Sandbox, SandboxConfig};
 use tasker_store::{Store, StoreOptions, SyncMode};
 
-/// Largest accepted request body (8 MiB).
+/// Largest accepted request body by default (8 MiB; `--max-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Why the host could not start; every message names what to fix.
@@ -82,6 +85,16 @@ pub async fn run(
             "{flag} is accepted for compatibility with the original CLI and ignored: plugins are native libraries"
         );
     }
+    // Before anything starts: a host that must not run unprotected does not run at all.
+    let tokens = crate::auth::startup::load_tokens(&args).map_err(StartError::Config)?;
+    crate::auth::startup::check_bind(args.bind, &tokens, args.insecure_no_auth)
+        .map_err(StartError::Config)?;
+    let guard_cfg = Arc::new(GuardConfig {
+        tokens,
+        max_body_bytes: args.max_body_bytes,
+        body_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
+        submit_limiter: RateLimiter::new(args.submit_rate_per_sec, args.submit_burst),
+    });
     let (registry, engine) = build_host(&args).await?;
 
     let bound = bind_all(&args, &registry).await?;
@@ -94,20 +107,27 @@ pub async fn run(
     )?;
     print_startup_table(&bound, &listing);
     engine.announce(&bound.gateway_listing().url).await;
+    crate::auth::startup::announce(args.bind, &guard_cfg.tokens);
+    let header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let grace = Some(Duration::from_secs(args.shutdown_grace_secs));
     let mut servers = tokio::task::JoinSet::new();
+    let gateway_acceptor = DeadlineAcceptor::new(bound.gateway.1, header_timeout);
     let gateway_app = gateway_routes(
         registry.clone(),
         engine.clone(),
         listing.clone(),
-        DEFAULT_BODY_LIMIT,
+        args.max_body_bytes,
     )
-    .with(RequestContext::new(&args.cors_origin, "gateway"));
+        .with(Guard::new(
+            guard_cfg.clone(),
+            Some(gateway_acceptor.table()),
+        ))
+        .with(RequestContext::new(&args.cors_origin, "gateway"));
     let mut rx = stop_tx.subscribe();
     servers.spawn(
-        Server::new_with_acceptor(bound.gateway.1)
+        Server::new_with_acceptor(gateway_acceptor)
             .name("gateway")
             .run_with_graceful_shutdown(
                 gateway_app,
@@ -121,9 +141,12 @@ pub async fn run(
         let ctx = ServiceCtx {
             docs: Arc::new(service_docs(&entry, "")),
             entry: entry.clone(),
-            body_limit: DEFAULT_BODY_LIMIT,
+            body_limit: args.max_body_bytes,
         };
-        let app = service_routes(ctx).with(RequestContext::new(&args.cors_origin, &entry.name));
+        let acceptor = DeadlineAcceptor::new(acceptor, header_timeout);
+        let app = service_routes(ctx)
+            .with(Guard::new(guard_cfg.clone(), Some(acceptor.table())))
+            .with(RequestContext::new(&args.cors_origin, &entry.name));
         let mut rx = stop_tx.subscribe();
         servers.spawn(
             Server::new_with_acceptor(acceptor)
@@ -231,6 +254,7 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         max_attempts: args.max_attempts.max(1),
         retry_base: Duration::from_millis(args.retry_base_ms),
         live_cache: !args.replay_only,
+        enforce_run_scopes: args.api_tokens_configured(),
         ..EngineConfig::default()
     };
     let cfg = match &args.host_id {

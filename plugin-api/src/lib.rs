@@ -19,11 +19,13 @@ mod export;
 #[allow(unsafe_code)]
 mod host;
 mod manifest;
+mod scope;
 
 pub use abi::{PluginModule, PluginModule_Prefix, PluginModuleRef, RPluginError};
 pub use error::{ErrorCode, PluginError};
 pub use host::{Host, HostApi, HostApi_TO, HostHandle, LogLevel};
 pub use manifest::{CallContext, Manifest, MethodSpec};
+pub use scope::Scope;
 
 /// Re-exported so the [`export_plugin!`] expansion resolves inside plugin crates
 /// that do not depend on abi_stable themselves.

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Scope;
+
 /// A plugin's self-description, read by the host at discovery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,6 +60,14 @@ pub struct MethodSpec {
     /// Example argument documents, shown in the docs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<Value>,
+    /// The token scope a caller needs (None: `execute`). Tasks are checked against the
+    /// scope of whoever submitted them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// The result is a secret (e.g. a keystore value): over HTTP the method needs `admin`
+    /// whatever `scope` says; tasks still call it with `scope`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 fn any_schema() -> Value {
@@ -75,6 +85,28 @@ impl MethodSpec {
             positional: None,
             result: any_schema(),
             examples: Vec::new(),
+            scope: None,
+            secret: false,
+        }
+    }
+    /// Sets the scope a caller needs (default `execute`).
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+    /// Marks the result as a secret: only `admin` tokens may call it over HTTP.
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+    /// The scope a caller needs: over HTTP (`via_http`) secrets need `admin`; otherwise
+    /// the declared scope, `execute` when none is declared.
+    pub fn required_scope(&self, via_http: bool) -> Scope {
+        let declared = self.scope.unwrap_or(Scope::Execute);
+        if via_http && self.secret {
+            Scope::Admin
+        } else {
+            declared
         }
     }
     /// Sets the argument schema.
@@ -126,4 +158,40 @@ pub struct CallContext {
     /// The service that made the call, when one plugin calls another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
+    /// The API token scope of the HTTP caller that led to this call (None when
+    /// authentication is off, and for calls made by tasks or plugins). The host has
+    /// already checked it against the method's scope; a service that starts work on the
+    /// caller's behalf (a task run) passes it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_without_scope_needs_execute_and_old_json_still_parses() {
+        let old: MethodSpec = serde_json::from_value(serde_json::json!({ "name": "echo" }))
+            .expect("an old method description parses");
+        assert_eq!(old.scope, None);
+        assert!(!old.secret);
+        assert_eq!(old.required_scope(true), Scope::Execute);
+        let json = serde_json::to_value(&old).expect("serialises");
+        assert!(json.get("scope").is_none() && json.get("secret").is_none());
+    }
+
+    #[test]
+    fn secrets_need_admin_over_http_only() {
+        let get = MethodSpec::new("getKey", "").secret();
+        assert_eq!(get.required_scope(true), Scope::Admin);
+        assert_eq!(get.required_scope(false), Scope::Execute);
+        let set = MethodSpec::new("setKey", "").scope(Scope::Admin);
+        assert_eq!(set.required_scope(false), Scope::Admin);
+        let parsed: MethodSpec = serde_json::from_value(
+            serde_json::json!({ "name": "q", "scope": "read", "secret": true }),
+        )
+        .expect("parses");
+        assert_eq!((parsed.scope, parsed.secret), (Some(Scope::Read), true));
+    }
 }

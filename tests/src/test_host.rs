@@ -400,6 +400,16 @@ impl TestHost {
         )
     }
 
+    /// `GET url` with `Authorization: Bearer <token>`.
+    pub fn get_as(&self, token: &str, url: &str) -> crate::Result<Reply> {
+        Reply::send(crate::client()?.get(url).bearer_auth(token))
+    }
+
+    /// `POST url` with a JSON body and `Authorization: Bearer <token>`.
+    pub fn post_json_as(&self, token: &str, url: &str, body: &Value) -> crate::Result<Reply> {
+        Reply::send(crate::client()?.post(url).bearer_auth(token).json(body))
+    }
+
     /// `POST <service own url>/` with a request-form body (`{"method": ...}` etc.).
     pub fn call(&self, service: &str, body: &Value) -> crate::Result<Reply> {
         self.post_json(&format!("{}/", self.service_url(service)?), body)

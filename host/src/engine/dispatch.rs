@@ -170,6 +170,13 @@ impl Engine {
                 "the host is shutting down",
             ));
         };
+        if let Err(e) = self.authorize_call(&registry, call).await {
+            return if is_retryable(e.code) {
+                Settle::Retry(e)
+            } else {
+                Settle::Fail(e)
+            };
+        }
         let args: Value = serde_json::from_str(&call.args).unwrap_or(Value::Null);
         let is_nested = registry
             .resolve(&call.service)
@@ -185,6 +192,7 @@ impl Engine {
             idempotency_key: Some(call.idempotency_key.clone()),
             attempt: u32::try_from(call.attempts).ok(),
             caller: None,
+            scope: None,
         };
         let canonical = registry
             .resolve(&call.service)

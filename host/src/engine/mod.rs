@@ -4,6 +4,7 @@
 //! registry); in-process notifications wake them at once, a slow poll covers the rest.
 //! The HTTP layer only submits and reads through [`Engine`]; it never runs JS itself.
 
+mod authz;
 mod batch;
 mod cluster;
 mod dispatch;
@@ -55,6 +56,8 @@ pub struct EngineConfig {
     pub retry_base: Duration,
     /// Keep suspended runs' contexts in memory (the fast path); off = replay-only.
     pub live_cache: bool,
+    /// Check each host call against the scope its run was submitted with (API tokens on).
+    pub enforce_run_scopes: bool,
 }
 
 impl Default for EngineConfig {
@@ -76,6 +79,7 @@ impl Default for EngineConfig {
             max_attempts: 3,
             retry_base: Duration::from_millis(200),
             live_cache: true,
+            enforce_run_scopes: false,
         }
     }
 }
@@ -213,12 +217,25 @@ impl Engine {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Submits a run of the registered task `task_name`.
+    /// Submits a run of the registered task `task_name` (a child run inherits its
+    /// parent's scope; a top-level one has none: see [`Engine::submit_as`]).
     pub async fn submit(
         &self,
         task_name: &str,
         input: &Value,
         parent_call: Option<i64>,
+    ) -> Result<TaskRun, EngineError> {
+        self.submit_as(task_name, input, parent_call, None).await
+    }
+
+    /// Submits a run acting with `scope`, the submitter's API token scope (None when
+    /// authentication is off); its host calls are checked against it.
+    pub async fn submit_as(
+        &self,
+        task_name: &str,
+        input: &Value,
+        parent_call: Option<i64>,
+        scope: Option<tasker_plugin_api::Scope>,
     ) -> Result<TaskRun, EngineError> {
         let function = self.store.get_function(task_name).await?.ok_or_else(|| {
             EngineError::Request(PluginError::not_found(format!(
@@ -227,6 +244,7 @@ impl Engine {
         })?;
         let mut new = NewRun::new(task_name, &function.code_hash, &input.to_string());
         new.parent_stack_run_id = parent_call;
+        new.scope = scope.map(|s| s.as_str().to_owned());
         let run = self.store.create_run(&new).await?;
         tracing::debug!(run_id = run.id, task = task_name, "run submitted");
         self.wake_runs.notify_one();

@@ -3,10 +3,12 @@
 //! requestId}}`; failure: `{"success": false, "error", "code", "details"?, "metadata"}`
 //! with the status that matches the code. Internal failures never leak SQL, paths or
 //! panic text: they are logged and the client gets a generic message plus the request id.
+//! A 401 carries `WWW-Authenticate: Bearer`; details with `retryAfterSeconds` become a
+//! `Retry-After` header (429).
 
 use std::time::{Instant, SystemTime};
 
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tasker_plugin_api::{ErrorCode, PluginError};
@@ -79,10 +81,27 @@ impl ApiError {
             "code": self.code.as_str(),
             "metadata": meta.metadata(),
         });
+        let retry_after = self
+            .details
+            .as_ref()
+            .and_then(|d| d.get("retryAfterSeconds"))
+            .and_then(Value::as_u64);
         if let Some(details) = self.details {
             body["details"] = details;
         }
-        json_response(status, &body)
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: a 401 names the scheme the client should use.
+            headers.insert(
+                "www-authenticate",
+                HeaderValue::from_static("Bearer realm=\"tasker\""),
+            );
+        }
+        if let Some(secs) = retry_after {
+            headers.insert("retry-after", HeaderValue::from(secs));
+        }
+        response
     }
 }
 

@@ -5,7 +5,10 @@
 pub mod docs;
 pub mod envelope;
 pub mod gateway;
+pub mod guard;
 pub mod middleware;
+pub mod rate_limit;
 pub mod service_routes;
+pub mod slow_client;
 pub mod tasks_doc;
 pub mod tasks_routes;

@@ -13,6 +13,7 @@ use tasker_plugin_api::{CallContext, ErrorCode};
 
 use crate::http::docs::ServiceDocs;
 use crate::http::envelope::{self, ApiError, RequestMeta};
+use crate::http::guard::Caller;
 use crate::registry::ServiceEntry;
 
 /// What a service's handlers need.
@@ -68,9 +69,10 @@ pub async fn read_json(body: Body, limit: usize) -> Result<Value, ApiError> {
     })
 }
 
-fn call_context(meta: &RequestMeta) -> CallContext {
+fn call_context(meta: &RequestMeta, caller: &Caller) -> CallContext {
     CallContext {
         request_id: Some(meta.request_id.clone()),
+        scope: caller.scope(),
         ..CallContext::default()
     }
 }
@@ -81,14 +83,37 @@ struct RootQuery {
     action: Option<String>,
 }
 
+/// Checks the caller's scope and submission rate, then calls `method` and renders.
+async fn call_checked(
+    ctx: &ServiceCtx,
+    meta: &RequestMeta,
+    caller: &Caller,
+    method: &str,
+    args: Value,
+) -> Response {
+    let checked = caller
+        .authorize(&ctx.entry, method)
+        .and_then(|()| caller.limit_submission(&ctx.entry.name, method));
+    if let Err(e) = checked {
+        return e.into_response(meta);
+    }
+    let result = ctx
+        .entry
+        .call(method, args, call_context(meta, caller))
+        .await;
+    log_failure(&ctx.entry.name, method, &result);
+    envelope::outcome(result, meta)
+}
+
 #[handler]
 async fn call_root(
     ctx: Data<&ServiceCtx>,
     meta: Data<&RequestMeta>,
+    caller: Data<&Caller>,
     poem::web::Query(query): poem::web::Query<RootQuery>,
     body: Body,
 ) -> Response {
-    let mut body = match read_json(body, ctx.body_limit).await {
+    let mut body = match caller.read_json(body).await {
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
     };
@@ -104,36 +129,28 @@ async fn call_root(
     // Builders like supabase-js send their whole chain as the query: deliver it intact.
     if let (Some(method), Some(chain)) = (&ctx.entry.manifest.chain_method, body.get("chain")) {
         let args = serde_json::json!({ "chain": chain });
-        let result = ctx.entry.call(method, args, call_context(&meta)).await;
-        log_failure(&ctx.entry.name, method, &result);
-        return envelope::outcome(result, &meta);
+        return call_checked(&ctx, &meta, &caller, method, args).await;
     }
     let request = match crate::services::args::normalise_request(body) {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(&meta),
     };
-    let result = ctx
-        .entry
-        .call(&request.method, request.args, call_context(&meta))
-        .await;
-    log_failure(&ctx.entry.name, &request.method, &result);
-    envelope::outcome(result, &meta)
+    call_checked(&ctx, &meta, &caller, &request.method, request.args).await
 }
 
 #[handler]
 async fn call_method(
     ctx: Data<&ServiceCtx>,
     meta: Data<&RequestMeta>,
+    caller: Data<&Caller>,
     Path(method): Path<String>,
     body: Body,
 ) -> Response {
-    let args = match read_json(body, ctx.body_limit).await {
+    let args = match caller.read_json(body).await {
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
     };
-    let result = ctx.entry.call(&method, args, call_context(&meta)).await;
-    log_failure(&ctx.entry.name, &method, &result);
-    envelope::outcome(result, &meta)
+    call_checked(&ctx, &meta, &caller, &method, args).await
 }
 
 fn log_failure(

@@ -12,23 +12,31 @@ use poem::{Body, EndpointExt, Response, Route, delete, get, handler, post};
 use serde_json::{Map, Value};
 
 use crate::http::envelope::{self, ApiError, RequestMeta};
-use crate::http::service_routes::read_json;
-use crate::server::DEFAULT_BODY_LIMIT;
-use crate::services::tasks::TaskService;
+use crate::http::guard::{Caller, RequireScope};
+use crate::services::tasks::{TaskService, manifest};
 
-/// Adds the task API's routes to `route`.
+/// Adds the task API's routes to `route`. Each route stands for a task-executor method
+/// and needs that method's scope from the manifest.
 pub fn add_task_routes(route: Route, service: Arc<TaskService>) -> Route {
     let svc = || service.clone();
+    let manifest = manifest();
+    let scope = |method: &str| RequireScope::of_method(&manifest, method);
     route
-        .at("/tasks", post(register).data(svc()))
-        .at("/tasks/:name", delete(remove).data(svc()))
-        .at("/execute", post(execute).data(svc()))
-        .at("/status", get(status).data(svc()))
-        .at("/runs/:id", get(run_tree).data(svc()))
-        .at("/runs/:id/cancel", post(cancel).data(svc()))
-        .at("/logs", get(logs).data(svc()))
-        .at("/list", get(list).data(svc()))
-        .at("/schema", get(schema).data(svc()))
+        .at("/tasks", post(register).data(svc()).with(scope("register")))
+        .at(
+            "/tasks/:name",
+            delete(remove).data(svc()).with(scope("delete")),
+        )
+        .at("/execute", post(execute).data(svc()).with(scope("execute")))
+        .at("/status", get(status).data(svc()).with(scope("status")))
+        .at("/runs/:id", get(run_tree).data(svc()).with(scope("run")))
+        .at(
+            "/runs/:id/cancel",
+            post(cancel).data(svc()).with(scope("cancel")),
+        )
+        .at("/logs", get(logs).data(svc()).with(scope("logs")))
+        .at("/list", get(list).data(svc()).with(scope("list")))
+        .at("/schema", get(schema).data(svc()).with(scope("schema")))
 }
 
 fn query_args(query: HashMap<String, String>) -> Value {
@@ -45,8 +53,13 @@ fn render(result: Result<Value, tasker_plugin_api::PluginError>, meta: &RequestM
 }
 
 #[handler]
-async fn register(svc: Data<&Arc<TaskService>>, meta: Data<&RequestMeta>, body: Body) -> Response {
-    match read_json(body, DEFAULT_BODY_LIMIT).await {
+async fn register(
+    svc: Data<&Arc<TaskService>>,
+    meta: Data<&RequestMeta>,
+    caller: Data<&Caller>,
+    body: Body,
+) -> Response {
+    match caller.read_json(body).await {
         Ok(args) => render(svc.register(&args).await, &meta),
         Err(e) => e.into_response(&meta),
     }
@@ -65,10 +78,11 @@ async fn remove(
 async fn execute(
     svc: Data<&Arc<TaskService>>,
     meta: Data<&RequestMeta>,
+    caller: Data<&Caller>,
     Query(query): Query<HashMap<String, String>>,
     body: Body,
 ) -> Response {
-    let args = match read_json(body, DEFAULT_BODY_LIMIT).await {
+    let args = match caller.read_json(body).await {
         Ok(v) => v,
         Err(e) => return e.into_response(&meta),
     };
@@ -83,7 +97,10 @@ async fn execute(
             .into_response(&meta);
         }
     };
-    match svc.execute(&args, wait).await {
+    if let Err(e) = caller.limit_submission("task-executor", "execute") {
+        return e.into_response(&meta);
+    }
+    match svc.execute(&args, wait, caller.scope()).await {
         Ok((code, data)) => envelope::success_with_status(code, data, &meta),
         Err(e) => ApiError::from(e).into_response(&meta),
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError};
+use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError, Scope};
 
 use crate::engine::{Engine, code_hash};
 use crate::services::core::{BoxFuture, CoreService};
@@ -58,7 +58,8 @@ pub fn stack_processor_manifest() -> Manifest {
             )
             .params(json!({"type": "object"})),
             MethodSpec::new("queue", "Counts of task runs and stack runs by status")
-                .params(json!({"type": "object"})),
+                .params(json!({"type": "object"}))
+                .scope(Scope::Read),
         ],
     )
 }
@@ -100,7 +101,7 @@ impl DirectExecutor {
         Self { engine, tasks }
     }
 
-    async fn run(&self, args: &Value) -> Result<Value, PluginError> {
+    async fn run(&self, args: &Value, scope: Option<Scope>) -> Result<Value, PluginError> {
         let code = args
             .get("taskCode")
             .and_then(Value::as_str)
@@ -120,7 +121,10 @@ impl DirectExecutor {
             .register(&json!({ "name": direct_name, "code": code }))
             .await?;
         let input = args.get("taskInput").cloned().unwrap_or_else(|| json!({}));
-        let run = self.engine.submit(&direct_name, &input, None).await?;
+        let run = self
+            .engine
+            .submit_as(&direct_name, &input, None, scope)
+            .await?;
         let wait = args
             .get("waitSeconds")
             .and_then(Value::as_f64)
@@ -154,12 +158,16 @@ pub fn direct_executor_manifest() -> Manifest {
                 "run",
                 "Run code: {taskCode, taskName, taskInput, waitSeconds?}",
             )
-            .params(json!({"type": "object"})),
+            .params(json!({"type": "object"}))
+            // Runs code that was never registered: as powerful as registering a task.
+            .scope(Scope::Admin),
             MethodSpec::new(
                 "resume",
                 "Journal an external result for a waiting call: {stackRunId, result}",
             )
-            .params(json!({"type": "object"})),
+            .params(json!({"type": "object"}))
+            // Injects a result into any run's journal.
+            .scope(Scope::Admin),
         ],
     )
 }
@@ -173,11 +181,11 @@ impl CoreService for DirectExecutor {
         &'a self,
         method: &'a str,
         args: Value,
-        _ctx: CallContext,
+        ctx: CallContext,
     ) -> BoxFuture<'a, Result<Value, PluginError>> {
         Box::pin(async move {
             match method {
-                "run" | "execute" => self.run(&args).await,
+                "run" | "execute" => self.run(&args, ctx.scope).await,
                 "resume" => {
                     let id = ["stackRunId", "stackRunIdToResume"]
                         .iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 use tasker_openapi::{SchemaFormat, parse_task_doc, task_schema};
-use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError};
+use tasker_plugin_api::{CallContext, Manifest, MethodSpec, PluginError, Scope};
 use tasker_store::{NewFunction, RunPage};
 
 use crate::engine::{Engine, code_hash};
@@ -99,19 +99,21 @@ impl TaskService {
         }
     }
 
-    /// Submits a run; with `wait` seconds, waits for the end. Returns the HTTP status to use
-    /// (202 while running, 200 once ended).
+    /// Submits a run acting with `scope` (the submitter's token scope, None without
+    /// authentication); with `wait` seconds, waits for the end. Returns the HTTP status to
+    /// use (202 while running, 200 once ended).
     pub async fn execute(
         &self,
         args: &Value,
         wait: Option<f64>,
+        scope: Option<Scope>,
     ) -> Result<(StatusCode, Value), PluginError> {
         let name =
             arg_str(args, &["task_identifier", "taskName", "name", "task"]).ok_or_else(|| {
                 PluginError::validation("'task_identifier' (or 'taskName') is required")
             })?;
         let input = args.get("input").cloned().unwrap_or_else(|| json!({}));
-        let run = self.engine.submit(name, &input, None).await?;
+        let run = self.engine.submit_as(name, &input, None, scope).await?;
         let wait = wait
             .or_else(|| args.get("wait").and_then(Value::as_f64))
             .unwrap_or(0.0);
@@ -273,8 +275,10 @@ fn store_err(e: tasker_store::Error) -> PluginError {
     PluginError::from(crate::engine::EngineError::Store(e))
 }
 
-fn method(name: &str, summary: &str) -> MethodSpec {
-    MethodSpec::new(name, summary).params(json!({ "type": "object" }))
+fn method(name: &str, summary: &str, scope: Scope) -> MethodSpec {
+    MethodSpec::new(name, summary)
+        .params(json!({ "type": "object" }))
+        .scope(scope)
 }
 
 /// The task-executor manifest (also used to render its docs without an engine).
@@ -293,23 +297,31 @@ pub fn manifest() -> Manifest {
             method(
                 "execute",
                 "Submit a run: {task_identifier | taskName, input, wait?}",
+                Scope::Execute,
             ),
             method(
                 "register",
                 "Register or update a task: {name, code, description?}",
+                Scope::Admin,
             ),
-            method("delete", "Delete a task: {name}"),
+            method("delete", "Delete a task: {name}", Scope::Admin),
             method(
                 "status",
                 "One run ({id}) or the newest runs ({limit?, before?})",
+                Scope::Read,
             ),
-            method("run", "A run with its call tree: {id}"),
-            method("logs", "Console lines of a run: {task_id, after?, limit?}"),
-            method("cancel", "Cancel a run: {id}"),
-            method("list", "Registered tasks"),
+            method("run", "A run with its call tree: {id}", Scope::Execute),
+            method(
+                "logs",
+                "Console lines of a run: {task_id, after?, limit?}",
+                Scope::Read,
+            ),
+            method("cancel", "Cancel a run: {id}", Scope::Execute),
+            method("list", "Registered tasks", Scope::Read),
             method(
                 "schema",
                 "Input schema of a task from its JSDoc: {task, format?}",
+                Scope::Read,
             ),
         ],
     }
@@ -328,7 +340,7 @@ impl CoreService for TaskService {
         &'a self,
         method: &'a str,
         args: Value,
-        _ctx: CallContext,
+        ctx: CallContext,
     ) -> BoxFuture<'a, Result<Value, PluginError>> {
         Box::pin(async move {
             let id = || {
@@ -336,7 +348,7 @@ impl CoreService for TaskService {
                     .ok_or_else(|| PluginError::validation("'id' is required"))
             };
             match method {
-                "execute" => self.execute(&args, None).await.map(|(_, v)| v),
+                "execute" => self.execute(&args, None, ctx.scope).await.map(|(_, v)| v),
                 "register" => self.register(&args).await,
                 "delete" => {
                     self.delete(arg_str(&args, &["name"]).unwrap_or_default())

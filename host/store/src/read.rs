@@ -15,6 +15,7 @@ const GET_RUN: Sql = Sql::same(concat!(
     task_run_columns!(),
     " FROM task_runs WHERE id = $1"
 ));
+const RUN_SCOPE: Sql = Sql::same("SELECT scope FROM task_runs WHERE id = $1");
 const LIST_RUNS: Sql = Sql::same(concat!(
     "SELECT ",
     task_run_columns!(),
@@ -67,6 +68,20 @@ impl Store {
             .await
             .step("get run")?;
         row.as_ref().map(TaskRun::from_row).transpose()
+    }
+
+    /// The API token scope a run was submitted with (None: unknown run, or submitted while
+    /// authentication was off).
+    pub async fn run_scope(&self, run_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query(self.sql(&RUN_SCOPE))
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .step("read run scope")?;
+        match row {
+            Some(row) => row.try_get::<Option<String>, _>(0).step("read run scope"),
+            None => Ok(None),
+        }
     }
 
     /// Runs newest first, one page at a time.

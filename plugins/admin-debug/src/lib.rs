@@ -10,7 +10,7 @@ mod registry;
 
 use serde_json::{Value, json};
 use tasker_plugin_api::{
-    CallContext, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin,
+    CallContext, Host, Manifest, MethodSpec, Plugin, PluginError, Scope, export_plugin,
 };
 
 /// The plugin instance.
@@ -46,20 +46,25 @@ fn manifest() -> Manifest {
             MethodSpec::new("test-direct-gapi", "Call gapi admin.domains.list through the registry and summarise")
                 .params(object(customer))
                 .result(report.clone())
+                .scope(Scope::Admin)
                 .example(json!({ "customer": "my_customer" })),
             MethodSpec::new("test-stack-processor", "Run gapi admin.domains.list inside a durable task and report timings")
                 .params(object(stack))
                 .result(report.clone())
+                .scope(Scope::Admin)
                 .example(json!({ "waitSeconds": 30 })),
             MethodSpec::new("registry", "Every service with kind, version, file, port and aliases")
                 .params(object(json!({})))
-                .result(report.clone()),
+                .result(report.clone())
+                .scope(Scope::Admin),
             MethodSpec::new("plugin-health", "Every service's /health, with timings")
                 .params(object(json!({})))
-                .result(report.clone()),
+                .result(report.clone())
+                .scope(Scope::Admin),
             MethodSpec::new("queue", "Task runs and stack runs by status, pending calls by service, oldest ready age")
                 .params(object(json!({})))
-                .result(report),
+                .result(report)
+                .scope(Scope::Admin),
         ],
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tasker_plugin_api::{
-    CallContext, ErrorCode, Host, Manifest, MethodSpec, Plugin, PluginError, export_plugin,
+    CallContext, ErrorCode, Host, Manifest, MethodSpec, Plugin, PluginError, Scope, export_plugin,
 };
 
 /// How many received calls `calls` remembers (oldest dropped first).
@@ -77,6 +77,9 @@ fn manifest() -> Manifest {
                     "additionalProperties": false
                 }))
                 .positional(&["service", "method", "args"])
+                // A proxy: the host handle does not carry the caller's scope, so the proxy
+                // itself needs the highest one.
+                .scope(Scope::Admin)
                 .example(json!({ "service": "hello-world", "method": "hello", "args": { "name": "echo" } })),
             MethodSpec::new("calls", "Lists the calls received so far, with their call context")
                 .params(object.clone())

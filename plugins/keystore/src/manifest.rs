@@ -4,7 +4,7 @@
 //! checks it with messages that do not.
 
 use serde_json::{Value, json};
-use tasker_plugin_api::{Manifest, MethodSpec};
+use tasker_plugin_api::{Manifest, MethodSpec, Scope};
 
 /// The service name.
 pub const SERVICE: &str = "keystore";
@@ -77,11 +77,14 @@ pub fn manifest() -> Manifest {
                 .description("Fails with NOT_FOUND_ERROR naming the key and namespace when there is no such key, \
                     and with CONFIGURATION_ERROR when the value was stored under another master key.")
                 .result(json!({ "type": "string" }))
+                // Tasks read secrets with `execute`; over HTTP only `admin` may.
+                .secret()
                 .example(json!({ "name": "OPENAI_API_KEY" }))
                 .example(json!({ "name": "GAPI_KEY", "namespace": "default" })),
             method("setKey", "Stores (or replaces) the value of a key", set_params, &["name", "value", "namespace"])
                 .description("Atomic upsert: concurrent writers never lose an update; the last write wins.")
                 .result(json!({ "type": "boolean", "const": true }))
+                .scope(Scope::Admin)
                 .example(json!({ "name": "OPENAI_API_KEY", "value": "sk-...", "namespace": "global" })),
             method("hasKey", "Tells whether a key exists", key_params(), &["name", "namespace"])
                 .result(json!({ "type": "boolean" }))
@@ -111,6 +114,7 @@ pub fn manifest() -> Manifest {
                 })),
             method("deleteKey", "Deletes a key; tells whether it existed", key_params(), &["name", "namespace"])
                 .result(json!({ "type": "boolean" }))
+                .scope(Scope::Admin)
                 .example(json!({ "name": "OLD_TOKEN", "namespace": "global" })),
         ],
     }
@@ -148,6 +152,10 @@ mod tests {
             )
         );
         assert_eq!(m.aliases, ["wrappedkeystore"]);
+        // Writes need admin; reading a value is a secret (admin over HTTP, execute in tasks).
+        assert_eq!(set.scope, Some(Scope::Admin));
+        assert!(m.methods[0].secret);
+        assert_eq!(m.methods[6].scope, Some(Scope::Admin));
         // The secret's schema must not constrain it (a violation message would quote it).
         assert_eq!(
             set.params["properties"]["value"]

@@ -110,6 +110,10 @@ pub struct NewRun {
     /// Input, JSON text.
     pub input: String,
     pub parent_stack_run_id: Option<i64>,
+    /// The submitter's API token scope (`read` | `execute` | `admin`), checked against the
+    /// run's host calls. None: authentication is off, or (for a child run) inherit the
+    /// scope of the run that made the parent call.
+    pub scope: Option<String>,
 }
 
 impl NewRun {
@@ -120,6 +124,7 @@ impl NewRun {
             code_hash: code_hash.to_owned(),
             input: input.to_owned(),
             parent_stack_run_id: None,
+            scope: None,
         }
     }
 }

@@ -9,9 +9,13 @@ use crate::model::decode_all;
 use crate::sql::{Sql, json_int_list, json_list, task_run_columns};
 use crate::{Result, Store, TaskRun, TaskRunStatus};
 
+/// A child run ($4 set) without its own scope ($6) inherits the scope of the run that made
+/// the parent call, so a nested task never acts with more than its ancestor's submitter.
 const CREATE: Sql = Sql::same(concat!(
     "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, ready_at, \
-     created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5) RETURNING ",
+     created_at, updated_at, scope) VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5, \
+     COALESCE($6, (SELECT r.scope FROM stack_runs s JOIN task_runs r ON r.id = s.task_run_id \
+     WHERE s.id = $4))) RETURNING ",
     task_run_columns!()
 ));
 
@@ -158,6 +162,7 @@ impl Store {
             .bind(run.input.as_str())
             .bind(run.parent_stack_run_id)
             .bind(self.now())
+            .bind(run.scope.as_deref())
             .fetch_one(&self.pool)
             .await
             .step("create run")?;

@@ -286,3 +286,35 @@ async fn sticky_claim_of_one_run(store: Store, _db: &TestDatabase) -> anyhow::Re
     Ok(())
 }
 on_both_backends!(sticky_claim, sticky_claim_of_one_run);
+
+async fn runs_keep_their_scope_and_children_inherit_it(
+    store: Store,
+    _db: &TestDatabase,
+) -> anyhow::Result<()> {
+    let mut parent = NewRun::new("parent", "hash", "{}");
+    parent.scope = Some("execute".into());
+    let parent = store.create_run(&parent).await?;
+    assert_eq!(
+        store.run_scope(parent.id).await?.as_deref(),
+        Some("execute")
+    );
+    let entries = store
+        .enqueue_calls(parent.id, &calls(0..1, "tasks"))
+        .await?;
+    let parent_call = entries[0].call.id;
+
+    let mut child = NewRun::new("child", "hash", "{}");
+    child.parent_stack_run_id = Some(parent_call);
+    let child = store.create_run(&child).await?;
+    assert_eq!(
+        store.run_scope(child.id).await?.as_deref(),
+        Some("execute"),
+        "a child run acts with its ancestor's scope"
+    );
+
+    let unscoped = store.create_run(&NewRun::new("open", "hash", "{}")).await?;
+    assert_eq!(store.run_scope(unscoped.id).await?, None);
+    assert_eq!(store.run_scope(999_999).await?, None);
+    Ok(())
+}
+on_both_backends!(run_scope, runs_keep_their_scope_and_children_inherit_it);
