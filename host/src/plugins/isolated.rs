@@ -122,14 +122,20 @@ impl IsolatedPlugin {
         let stuck = link.as_ref().map_or(0, |l| l.stuck());
         let isolation = self.shared.report(stuck);
         let status = self.shared.status();
+        let crash_loop = supervisor::crash_looping(&status).then(|| {
+            format!(
+                "plugin crashed {} times in a row; last: {}",
+                status.consecutive_crashes,
+                status.last_crash.as_deref().unwrap_or("-")
+            )
+        });
         if link.is_none() {
-            let why = status
-                .last_crash
-                .clone()
-                .unwrap_or_else(|| "it is starting".to_owned());
+            let why = status.last_crash.as_deref().unwrap_or("it is starting");
+            let error =
+                crash_loop.unwrap_or_else(|| format!("plugin worker is not running: {why}"));
             return Ok(json!({
                 "status": "unhealthy",
-                "error": format!("plugin worker is not running: {why}"),
+                "error": error,
                 "isolation": isolation,
             }));
         }
@@ -150,16 +156,9 @@ impl IsolatedPlugin {
             .into_iter()
             .collect(),
         };
-        if supervisor::crash_looping(&status) {
+        if let Some(error) = crash_loop {
             report.insert("status".into(), json!("unhealthy"));
-            report.insert(
-                "error".into(),
-                json!(format!(
-                    "plugin crashed {} times in a row; last: {}",
-                    status.consecutive_crashes,
-                    status.last_crash.as_deref().unwrap_or("-")
-                )),
-            );
+            report.insert("error".into(), json!(error));
         } else if stuck > 0 {
             report.insert("status".into(), json!("unhealthy"));
             report.insert(
