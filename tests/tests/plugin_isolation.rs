@@ -253,6 +253,34 @@ fn isolated_crashes_do_not_take_the_host_down() -> Result {
     Ok(())
 }
 
+/// Whether process `pid` has exited (gone, or a zombie nobody reaped yet).
+fn process_gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the parenthesised command name: `pid (comm) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[test]
+fn workers_exit_when_the_host_is_killed() -> Result {
+    let h = start(&["--isolate-plugins"])?;
+    let worker = worker_pid(&h)?;
+    ensure!(!process_gone(worker), "the worker runs");
+    // A call blocked inside the worker must not keep it alive either.
+    let url = format!("{}/block", h.service_url("crashing-plugin")?);
+    std::thread::spawn(move || {
+        let _ = tasker_e2e::Reply::send(tasker_e2e::client()?.post(url).json(&json!({})));
+        Ok::<_, anyhow::Error>(())
+    });
+    h.kill()?;
+    poll("the orphaned worker to exit", || {
+        Ok(process_gone(worker).then_some(()))
+    })
+}
+
 #[test]
 fn repeated_crashes_mark_the_plugin_unhealthy_until_a_call_succeeds() -> Result {
     let h = start(&["--isolate-plugins"])?;

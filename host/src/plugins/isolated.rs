@@ -211,10 +211,21 @@ impl IsolatedPlugin {
         let Some(link) = link else {
             return Err(self.shut_down_error());
         };
+        // Callers that gave up on their own (an engine deadline, a closed HTTP connection)
+        // leave stuck requests behind too: check before adding one.
+        let stuck = link.stuck();
+        if self.shared.limits.too_many_stuck(stuck) {
+            link.request_kill(format!("{stuck} call(s) were stuck past their timeout"));
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let reply = link.register(id, permit, is_call)?;
-        link.send(&build(id));
-        match tokio::time::timeout_at(deadline, reply).await {
+        let request = build(id);
+        // The write is under the deadline too: a worker that stopped reading fills the pipe.
+        let exchange = async {
+            link.send(&request).await;
+            reply.await
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(PluginError::new(
                 ErrorCode::Internal,

@@ -170,11 +170,15 @@ async fn start(
     let (link, mut child, reader) = WorkerLink::start(spawned, generation, &shared.file, ctx);
     let id = 0; // init is the only request before any call: id 0 is never reused
     let reply = link.register(id, None, false)?;
-    link.send(&ToWorker::Init {
+    let init = ToWorker::Init {
         id,
         config: config.clone(),
-    });
-    let outcome = tokio::time::timeout(shared.limits.timeout, reply).await;
+    };
+    let exchange = async {
+        link.send(&init).await;
+        reply.await
+    };
+    let outcome = tokio::time::timeout(shared.limits.timeout, exchange).await;
     let failure = match outcome {
         Ok(Ok(Ok(_))) => None,
         Ok(Ok(Err(e))) => Some(e.message),
@@ -268,8 +272,11 @@ async fn shut_down(
     link: &Arc<WorkerLink>,
     child: &mut Child,
 ) -> std::io::Result<std::process::ExitStatus> {
-    link.send(&ToWorker::Shutdown { id: u64::MAX });
-    match tokio::time::timeout(SHUTDOWN_GRACE, child.wait()).await {
+    let exit = async {
+        link.send(&ToWorker::Shutdown { id: u64::MAX }).await;
+        child.wait().await
+    };
+    match tokio::time::timeout(SHUTDOWN_GRACE, exit).await {
         Ok(status) => status,
         Err(_) => {
             let _ = child.start_kill();

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tasker_plugin_api::{CallContext, ErrorCode, Manifest, PluginError};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot};
 
 use super::host_handle::RegistrySlot;
 use super::wire::{self, FRAME_SLACK_BYTES, ToHost, ToWorker, WireLogLevel};
@@ -163,7 +163,8 @@ pub struct WorkerLink {
     /// The child's process id.
     pub pid: u32,
     file: PathBuf,
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// Requests are written by the calling task itself (no writer task to wake up).
+    stdin: tokio::sync::Mutex<ChildStdin>,
     table: Mutex<Table>,
     kill_reason: Mutex<Option<String>>,
     kill: Notify,
@@ -185,13 +186,11 @@ impl WorkerLink {
             pid,
             ..
         } = spawned;
-        let (frames, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_frames(stdin, queue));
         let link = Arc::new(Self {
             generation,
             pid,
             file: file.to_owned(),
-            frames,
+            stdin: tokio::sync::Mutex::new(stdin),
             table: Mutex::new(Table::default()),
             kill_reason: Mutex::new(None),
             kill: Notify::new(),
@@ -224,14 +223,18 @@ impl WorkerLink {
         Ok(rx)
     }
 
-    /// Queues a request frame. A worker that is gone fails the request through `close`.
-    pub fn send(&self, message: &ToWorker) {
-        match wire::encode(message) {
-            Ok(frame) => {
-                let _ = self.frames.send(frame);
+    /// Writes a request frame. A worker that is gone fails the request through `close`.
+    pub async fn send(&self, message: &ToWorker) {
+        let frame = match wire::encode(message) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!(file = %self.file.display(), "cannot encode a request: {e}");
+                return;
             }
-            Err(e) => tracing::error!(file = %self.file.display(), "cannot encode a request: {e}"),
-        }
+        };
+        let mut stdin = self.stdin.lock().await;
+        // A failed write means the worker is gone; the supervisor notices its exit.
+        let _ = stdin.write_all(&frame).await;
     }
 
     /// The caller stopped waiting for `id`; returns how many requests are now stuck.
@@ -308,15 +311,8 @@ fn stuck_in(table: &Table) -> usize {
         .count()
 }
 
-async fn write_frames(mut stdin: ChildStdin, mut queue: mpsc::UnboundedReceiver<Vec<u8>>) {
-    while let Some(frame) = queue.recv().await {
-        if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
-            break; // the worker is gone; the supervisor notices its exit
-        }
-    }
-}
-
-async fn read_frames(link: Weak<WorkerLink>, mut stdout: ChildStdout, ctx: Arc<LinkContext>) {
+async fn read_frames(link: Weak<WorkerLink>, stdout: ChildStdout, ctx: Arc<LinkContext>) {
+    let mut stdout = tokio::io::BufReader::new(stdout);
     let limit = frame_limit(ctx.max_result_bytes);
     loop {
         let message = match wire::read_frame_async::<ToHost>(&mut stdout, limit).await {
@@ -349,7 +345,8 @@ async fn read_frames(link: Weak<WorkerLink>, mut stdout: ChildStdout, ctx: Arc<L
                     link.send(&ToWorker::HostReply {
                         id,
                         result: wire::to_wire(result),
-                    });
+                    })
+                    .await;
                 });
             }
             ToHost::Hello { .. } | ToHost::Refused { .. } => {}
