@@ -36,6 +36,9 @@ pub enum Command {
     Bench(crate::bench_cmd::BenchArgs),
     /// Hosts sharing the database: `cluster status`.
     Cluster(crate::cluster_cmd::ClusterArgs),
+    /// Serve one plugin file over stdin/stdout for a host started with `--isolate-plugins`.
+    #[command(hide = true)]
+    PluginWorker(crate::plugins::worker::PluginWorkerArgs),
 }
 
 /// Options of `tasker-host new`.
@@ -260,6 +263,17 @@ pub struct ServeArgs {
     /// Per-call timeout for plugin and remote calls, in seconds.
     #[arg(long, default_value_t = 30)]
     pub call_timeout_secs: u64,
+    /// Run each plugin in its own `plugin-worker` child process, restarted when it crashes,
+    /// so that a plugin that segfaults or aborts cannot take the host down.
+    #[arg(long, env = "TASKER_ISOLATE_PLUGINS")]
+    pub isolate_plugins: bool,
+    /// Largest result a plugin call may return, in bytes; larger results fail the call.
+    #[arg(long, env = "TASKER_MAX_RESULT_BYTES", default_value_t = crate::plugins::limits::DEFAULT_MAX_RESULT_BYTES)]
+    pub max_result_bytes: usize,
+    /// Calls per plugin abandoned after their timeout but still running inside it before
+    /// the plugin is reported unhealthy and refused (in-process) or restarted (isolated).
+    #[arg(long, default_value_t = crate::plugins::limits::DEFAULT_MAX_STUCK_CALLS)]
+    pub max_stuck_calls: usize,
     /// Per-service call timeout overriding `--call-timeout-secs`: `name=seconds` (repeatable).
     #[arg(long = "service-timeout", value_name = "NAME=SECS")]
     pub service_timeouts: Vec<String>,

@@ -8,11 +8,15 @@ use tasker_host::config::{Cli, Command};
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
+    if let Some(Command::PluginWorker(args)) = &cli.command {
+        // A plugin worker needs no async runtime: it serves its pipes with plain threads.
+        return Ok(tasker_host::plugins::worker::run(args)?);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    match cli.command {
+    let outcome = match cli.command {
         None => runtime.block_on(async {
             tasker_host::server::run(cli.serve, tasker_host::shutdown_signal())
                 .await
@@ -36,7 +40,12 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Publish(args)) => runtime
             .block_on(tasker_host::publish_cmd::run(&args))
             .map(|_| ()),
-    }
+        Some(Command::PluginWorker(_)) => Ok(()), // handled above
+    };
+    // A plugin call abandoned after its timeout may still block a thread of the runtime's
+    // blocking pool; dropping the runtime would wait for it forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 /// `tasker-host new`: scaffolds a plugin crate and says how to build and load it.

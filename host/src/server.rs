@@ -23,7 +23,7 @@ use crate::http::middleware::RequestContext;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::service_routes::{ServiceCtx, service_routes};
 use crate::http::slow_client::DeadlineAcceptor;
-use crate::plugins::loader;
+use crate::plugins::{loader, supervisor};
 use crate::registry::{Registry, ServiceEntry};
 use crate::registry_file::{self, GatewayListing, ServiceListing};
 use crate::services::assemble::{Sources, assemble};
@@ -180,7 +180,12 @@ pub async fn run(
 /// Discovers plugins, opens the database, assembles the registry and starts the engine:
 /// everything but the HTTP listeners (also used by `tasker-host run`).
 pub async fn build_host(args: &ServeArgs) -> Result<(Arc<Registry>, Arc<Engine>), StartError> {
-    let discovery = loader::discover(&args.plugins)?;
+    let discovery = if args.isolate_plugins {
+        tracing::info!("plugin isolation on: each plugin runs in its own worker process");
+        supervisor::discover(&args.plugins, args.max_result_bytes).await?
+    } else {
+        loader::discover(&args.plugins)?
+    };
     for skipped in &discovery.skipped {
         tracing::warn!(file = %skipped.path.display(), "skipping {}: {}", skipped.path.display(), skipped.reason);
     }
@@ -208,6 +213,9 @@ pub async fn build_host(args: &ServeArgs) -> Result<(Arc<Registry>, Arc<Engine>)
             "databaseUrl": args.database_url,
             "version": env!("CARGO_PKG_VERSION"),
         }),
+        isolate_plugins: args.isolate_plugins,
+        max_result_bytes: args.max_result_bytes,
+        max_stuck_calls: args.max_stuck_calls,
     };
     let entries = assemble(sources, slot.clone()).await?;
     let registry = Arc::new(Registry::new(entries));

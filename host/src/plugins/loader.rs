@@ -15,8 +15,9 @@ use tasker_plugin_api::{API_VERSION, Manifest, PluginError, PluginModuleRef, ROO
 pub struct LoadedPlugin {
     /// The file it came from.
     pub path: PathBuf,
-    /// The layout-checked root module.
-    pub module: PluginModuleRef,
+    /// The layout-checked root module; None when the plugin was described by an isolated
+    /// worker and never loaded into this process (`--isolate-plugins`).
+    pub module: Option<PluginModuleRef>,
     /// Its manifest.
     pub manifest: Manifest,
 }
@@ -69,8 +70,19 @@ pub fn library_extension() -> &'static str {
 /// Scans `dir` and loads every plugin in it. A missing directory yields no plugins.
 pub fn discover(dir: &Path) -> Result<Discovery, DiscoveryError> {
     let mut found = Discovery::default();
+    for path in library_files(dir)? {
+        match load_plugin(&path) {
+            Ok(plugin) => found.plugins.push(plugin),
+            Err(reason) => found.skipped.push(SkippedFile { path, reason }),
+        }
+    }
+    Ok(found)
+}
+
+/// The library files in `dir`, sorted by name; none when the directory does not exist.
+pub fn library_files(dir: &Path) -> Result<Vec<PathBuf>, DiscoveryError> {
     if !dir.exists() {
-        return Ok(found);
+        return Ok(Vec::new());
     }
     let entries = std::fs::read_dir(dir).map_err(|source| DiscoveryError::ReadDir {
         path: dir.to_owned(),
@@ -81,13 +93,7 @@ pub fn discover(dir: &Path) -> Result<Discovery, DiscoveryError> {
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == library_extension()))
         .collect();
     files.sort();
-    for path in files {
-        match load_plugin(&path) {
-            Ok(plugin) => found.plugins.push(plugin),
-            Err(reason) => found.skipped.push(SkippedFile { path, reason }),
-        }
-    }
-    Ok(found)
+    Ok(files)
 }
 
 /// Loads one plugin file, or says why it is not a usable plugin.
@@ -123,7 +129,7 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
     validate_name(&manifest.name).map_err(|e| format!("manifest name: {e}"))?;
     Ok(LoadedPlugin {
         path: path.to_owned(),
-        module,
+        module: Some(module),
         manifest,
     })
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::plugins::host_handle::{PluginHost, RegistrySlot};
 use crate::plugins::loader::LoadedPlugin;
-use crate::plugins::runtime::PluginHandle;
+use crate::plugins::runtime::{CallLimits, IsolatedOptions, PluginHandle};
 use crate::registry::{Backend, ServiceEntry, ServiceKind};
 use crate::services::core::CoreService;
 use crate::services::names::{seed_aliases_of, seed_offset};
@@ -85,6 +85,12 @@ pub struct Sources {
     /// Facts every plugin receives under the reserved configuration key `"host"`
     /// (e.g. `databaseUrl`), merged into its own configuration.
     pub host_facts: Value,
+    /// Run each plugin in its own worker process (`--isolate-plugins`).
+    pub isolate_plugins: bool,
+    /// Largest plugin result accepted, in bytes.
+    pub max_result_bytes: usize,
+    /// Abandoned calls per plugin before it is refused (in-process) or restarted (isolated).
+    pub max_stuck_calls: usize,
 }
 
 enum Source {
@@ -182,12 +188,29 @@ async fn build_entry(
         )
         .map_err(invalid),
         Source::Plugin(plugin) => {
-            let concurrency = plugin
-                .manifest
-                .max_concurrency
-                .unwrap_or(sources.default_concurrency);
-            let handle =
-                PluginHandle::new(&c.name, plugin.module, concurrency, sources.call_timeout);
+            let limits = CallLimits {
+                concurrency: plugin
+                    .manifest
+                    .max_concurrency
+                    .unwrap_or(sources.default_concurrency),
+                timeout: std::iter::once(&c.name)
+                    .chain(&c.aliases)
+                    .find_map(|n| sources.service_timeouts.get(n).copied())
+                    .unwrap_or(sources.call_timeout),
+                max_result_bytes: sources.max_result_bytes,
+                max_stuck_calls: sources.max_stuck_calls,
+            };
+            let handle = match plugin.module {
+                Some(module) if !sources.isolate_plugins => {
+                    PluginHandle::in_process(&c.name, module, limits)
+                }
+                _ => PluginHandle::isolated(IsolatedOptions {
+                    name: c.name.clone(),
+                    file: plugin.path.clone(),
+                    limits,
+                    registry: slot.clone(),
+                }),
+            };
             let host = PluginHost::handle(
                 &c.name,
                 &config,
