@@ -5,7 +5,7 @@
 //! The binary (`main.rs`) only parses the CLI, sets up logging and calls into this library.
 //! This crate must never depend on a concrete plugin: plugins are found at run time.
 
-pub mod bench_cmd;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -2,7 +2,10 @@
 //! arguments, `sleep` waits, `fail` returns a chosen error, `panic` panics (to prove
 //! containment), `callService` calls another service through the host handle, and
 //! `calls` reports every call received with its idempotency key (to prove at-least-once
-//! delivery with stable keys). It must never touch the network, files or environment.
+//! delivery with stable keys), and `httpPost` POSTs to a loopback URL (the `http-step`
+//! benchmark). It must never touch files, the environment, or any non-loopback address.
+
+mod http_post;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -20,6 +23,7 @@ const CALL_LOG_CAPACITY: usize = 200_000;
 pub struct EchoService {
     host: Host,
     call_log: Mutex<VecDeque<Value>>,
+    poster: http_post::HttpPoster,
 }
 
 fn manifest() -> Manifest {
@@ -72,6 +76,23 @@ fn manifest() -> Manifest {
                 }))
                 .positional(&["service", "method", "args"])
                 .example(json!({ "service": "hello-world", "method": "hello", "args": { "name": "echo" } })),
+            MethodSpec::new("httpPost", "POSTs a JSON body to a loopback URL and returns the answer")
+                .description("Only http:// URLs on 127.0.0.0/8, localhost or [::1] are accepted (used by the http-step benchmark).")
+                .params(json!({
+                    "type": "object",
+                    "properties": {
+                        "url": { "type": "string", "description": "http://127.0.0.1:PORT/path" },
+                        "body": { "description": "JSON sent as the request body (default {})" }
+                    },
+                    "required": ["url"],
+                    "additionalProperties": false
+                }))
+                .positional(&["url", "body"])
+                .result(json!({
+                    "type": "object",
+                    "properties": { "status": { "type": "integer" }, "body": {} }
+                }))
+                .example(json!({ "url": "http://127.0.0.1:8080/echo", "body": { "hello": "world" } })),
             MethodSpec::new("calls", "Lists the calls received so far, with their call context")
                 .params(object.clone())
                 .result(json!({ "type": "object", "properties": { "calls": { "type": "array" } } })),
@@ -106,6 +127,7 @@ impl Plugin for EchoService {
         Ok(Self {
             host,
             call_log: Mutex::new(VecDeque::new()),
+            poster: http_post::HttpPoster::default(),
         })
     }
 
@@ -153,6 +175,7 @@ impl Plugin for EchoService {
                 let result = self.host.call_service(service, method, &inner)?;
                 Ok(json!({ "via": "echo-service", "result": result }))
             }
+            "httpPost" => self.poster.post(&args),
             "calls" => {
                 let log = self.call_log.lock().unwrap_or_else(|p| p.into_inner());
                 Ok(json!({ "calls": log.iter().cloned().collect::<Vec<_>>() }))
@@ -186,6 +209,7 @@ mod tests {
                 "fail",
                 "panic",
                 "callService",
+                "httpPost",
                 "calls",
                 "resetCalls"
             ]
