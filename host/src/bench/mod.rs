@@ -99,7 +99,7 @@ pub struct BenchArgs {
     /// Backends to measure.
     #[arg(long, value_enum, default_value_t = BenchBackend::Both)]
     pub backend: BenchBackend,
-    /// Seconds each throughput-style row keeps load on (default 10, or 2 with --quick).
+    /// Seconds each throughput-style row keeps load on (default 10, or 1 with --quick).
     #[arg(long)]
     pub duration: Option<f64>,
     /// Write the rows (and the machine) as JSON to this file.
@@ -117,7 +117,7 @@ pub struct BenchArgs {
     /// Calls per task for calls-n (default 1,10,100,1000, or 1,10 with --quick).
     #[arg(long, value_delimiter = ',')]
     pub ns: Option<Vec<u32>>,
-    /// Runs parked by suspended-memory (default 10000, or 300 with --quick).
+    /// Runs parked by suspended-memory (default 10000, or 150 with --quick).
     #[arg(long)]
     pub suspended_runs: Option<usize>,
 }
@@ -268,7 +268,7 @@ fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
         BenchBackend::Postgres => vec![DbKind::Postgres],
         BenchBackend::Both => vec![DbKind::Sqlite, DbKind::Postgres],
     };
-    let duration = args.duration.unwrap_or(if quick { 1.5 } else { 10.0 });
+    let duration = args.duration.unwrap_or(if quick { 1.0 } else { 10.0 });
     anyhow::ensure!(
         duration.is_finite() && duration > 0.0,
         "--duration must be a positive number of seconds"
@@ -290,7 +290,7 @@ fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
         }),
         suspended_runs: args
             .suspended_runs
-            .unwrap_or(if quick { 300 } else { 10_000 })
+            .unwrap_or(if quick { 150 } else { 10_000 })
             .max(1),
         client,
         plugins: stage_plugins(args.plugins.as_deref())?,
@@ -346,7 +346,9 @@ impl Ctx {
 
     /// The task API of `host` with this run's wait limit.
     pub fn api(&self, host: &host::BenchHost) -> anyhow::Result<driver::TaskApi> {
-        let wait_secs = if self.quick { 60 } else { 300 };
+        // Generous for a healthy run (the slowest, replay-only n=1000, takes ~30 s), short
+        // enough that a stuck run fails its row in minutes, not the host's 300 s long-poll.
+        let wait_secs = if self.quick { 60 } else { 120 };
         driver::TaskApi::of(host, &self.client, wait_secs)
     }
 

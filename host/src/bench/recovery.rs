@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Ctx;
 use super::database::DbKind;
@@ -130,5 +130,5 @@ async fn received_sleep(client: &reqwest::Client, echo_url: &str) -> anyhow::Res
     let calls = data(client.post(format!("{echo_url}/calls")).json(&json!({}))).await?;
     Ok(calls["calls"]
         .as_array()
-        .is_some_and(|c| c.iter().any(|call| call["method"] == Value::from("sleep"))))
+        .is_some_and(|c| c.iter().any(|call| call["method"] == "sleep")))
 }

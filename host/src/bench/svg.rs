@@ -148,7 +148,7 @@ fn throughput_panel(svg: &mut String, rows: &[Row]) {
     title(
         svg,
         x0 - 140.0,
-        "host calls per second (200 runs x 10 calls in flight)",
+        "host calls per second (10-call runs, closed loop)",
     );
     let bars: Vec<(String, f64)> = rows
         .iter()
