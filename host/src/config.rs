@@ -33,7 +33,7 @@ pub enum Command {
     /// Keystore master-key management (`keys rotate`).
     Keys(KeysArgs),
     /// Measure the durable engine (starts its own hosts; prints a table).
-    Bench(crate::bench_cmd::BenchArgs),
+    Bench(crate::bench::BenchArgs),
     /// Hosts sharing the database: `cluster status`.
     Cluster(crate::cluster_cmd::ClusterArgs),
     /// Serve one plugin file over stdin/stdout for a host started with `--isolate-plugins`.

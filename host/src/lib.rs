@@ -6,7 +6,7 @@
 //! This crate must never depend on a concrete plugin: plugins are found at run time.
 
 pub mod auth;
-pub mod bench_cmd;
+pub mod bench;
 pub mod cluster_cmd;
 pub mod config;
 pub mod engine;

@@ -7,10 +7,15 @@ use tasker_host::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
     if let Some(Command::PluginWorker(args)) = &cli.command {
+        tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
         // A plugin worker needs no async runtime: it serves its pipes with plain threads.
         return Ok(tasker_host::plugins::worker::run(args)?);
+    }
+    // The bench prints a table; its own log lines (echo server, in-process plugin) would
+    // only interleave with it. Its hosts log to their own files.
+    if !matches!(cli.command, Some(Command::Bench(_))) || cli.serve.debug {
+        tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,7 +40,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Keys(keys)) => runtime.block_on(rotate_keys(keys)),
-        Some(Command::Bench(args)) => tasker_host::bench_cmd::run(&args),
+        Some(Command::Bench(args)) => runtime.block_on(tasker_host::bench::run(&args)),
         Some(Command::Cluster(args)) => Ok(runtime.block_on(tasker_host::cluster_cmd::run(&args))?),
         Some(Command::Publish(args)) => runtime
             .block_on(tasker_host::publish_cmd::run(&args))

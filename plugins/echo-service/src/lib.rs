@@ -2,10 +2,13 @@
 //! arguments, `sleep` waits, `fail` returns a chosen error, `panic` panics (to prove
 //! containment), `callService` calls another service through the host handle, and
 //! `calls` reports every call received with its idempotency key (to prove at-least-once
-//! delivery with stable keys). It must never touch the network or environment; the only file
-//! it writes is the optional `recordFile` of its configuration: one JSON line per received
-//! call, appended and flushed before the call returns, so a test can see the calls of a host
+//! delivery with stable keys), and `httpPost` POSTs to a loopback URL (the `http-step`
+//! benchmark). It must never touch the environment or any non-loopback address; the only
+//! file it writes is the optional `recordFile` of its configuration: one JSON line per
+//! received call, appended before the call returns, so a test can see the calls of a host
 //! that was killed (in-memory `calls` die with the process).
+
+mod http_post;
 
 use std::collections::VecDeque;
 use std::io::Write as _;
@@ -26,6 +29,7 @@ pub struct EchoService {
     call_log: Mutex<VecDeque<Value>>,
     /// `recordFile`: an append-only JSON-lines copy of the call log.
     record_file: Option<Mutex<std::fs::File>>,
+    poster: http_post::HttpPoster,
 }
 
 fn manifest() -> Manifest {
@@ -81,6 +85,23 @@ fn manifest() -> Manifest {
                 // itself needs the highest one.
                 .scope(Scope::Admin)
                 .example(json!({ "service": "hello-world", "method": "hello", "args": { "name": "echo" } })),
+            MethodSpec::new("httpPost", "POSTs a JSON body to a loopback URL and returns the answer")
+                .description("Only http:// URLs on 127.0.0.0/8, localhost or [::1] are accepted (used by the http-step benchmark).")
+                .params(json!({
+                    "type": "object",
+                    "properties": {
+                        "url": { "type": "string", "description": "http://127.0.0.1:PORT/path" },
+                        "body": { "description": "JSON sent as the request body (default {})" }
+                    },
+                    "required": ["url"],
+                    "additionalProperties": false
+                }))
+                .positional(&["url", "body"])
+                .result(json!({
+                    "type": "object",
+                    "properties": { "status": { "type": "integer" }, "body": {} }
+                }))
+                .example(json!({ "url": "http://127.0.0.1:8080/echo", "body": { "hello": "world" } })),
             MethodSpec::new("calls", "Lists the calls received so far, with their call context")
                 .params(object.clone())
                 .result(json!({ "type": "object", "properties": { "calls": { "type": "array" } } })),
@@ -141,6 +162,7 @@ impl Plugin for EchoService {
             host,
             call_log: Mutex::new(VecDeque::new()),
             record_file,
+            poster: http_post::HttpPoster::default(),
         })
     }
 
@@ -188,6 +210,7 @@ impl Plugin for EchoService {
                 let result = self.host.call_service(service, method, &inner)?;
                 Ok(json!({ "via": "echo-service", "result": result }))
             }
+            "httpPost" => self.poster.post(&args),
             "calls" => {
                 let log = self.call_log.lock().unwrap_or_else(|p| p.into_inner());
                 Ok(json!({ "calls": log.iter().cloned().collect::<Vec<_>>() }))
@@ -221,6 +244,7 @@ mod tests {
                 "fail",
                 "panic",
                 "callService",
+                "httpPost",
                 "calls",
                 "resetCalls"
             ]
