@@ -22,7 +22,7 @@ fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+        .unwrap_or(32);
     ProptestConfig {
         cases,
         failure_persistence: None,

@@ -463,3 +463,63 @@ fn arbitrary_json_chains_never_panic() {
         })
         .unwrap();
 }
+
+/// Regressions found by the properties above, kept as plain tests.
+mod found {
+    use super::*;
+
+    fn run(fixture: &Fixture, chain: Value) -> Result<supabase::response::Success, Failure> {
+        let query = parse_chain(&chain)?;
+        fixture
+            .runtime
+            .block_on(fixture.database.run(&fixture.config, &query))
+    }
+
+    #[test]
+    fn upsert_of_an_empty_row_runs_on_sqlite() {
+        // Was `INSERT ... DEFAULT VALUES ON CONFLICT ...`: a SQLite syntax error (500).
+        let fixture = fixture();
+        let done = run(
+            &fixture,
+            json!([{"property": "from", "args": ["items"]}, {"property": "upsert", "args": [[{}]]}]),
+        );
+        assert!(done.is_ok(), "{done:?}");
+    }
+
+    #[test]
+    fn huge_limit_and_range_are_all_rows() {
+        // `limit(u64::MAX)` was a SQLite "datatype mismatch" (500); `range(0, u64::MAX)`
+        // overflowed computing the row count.
+        let fixture = fixture();
+        for step in [
+            json!({"property": "limit", "args": [u64::MAX]}),
+            json!({"property": "range", "args": [0, u64::MAX.to_string()]}),
+            json!({"property": "range", "args": [u64::MAX.to_string(), u64::MAX.to_string()]}),
+        ] {
+            let done = run(
+                &fixture,
+                json!([{"property": "from", "args": ["items"]}, step]),
+            );
+            assert!(done.is_ok(), "{step}: {done:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_sqlite_data_file_is_created() {
+        // The default data file (`<host db>-data.db`) did not exist on a fresh start and
+        // every query failed with "unable to open database file".
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("fresh-data.db").display());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let database = {
+            let _guard = runtime.enter();
+            Database::connect_lazy(&url).expect("pool")
+        };
+        runtime
+            .block_on(database.ping())
+            .expect("the file is created");
+    }
+}
