@@ -222,10 +222,9 @@ fn merge_host_document(builder: &mut DocBuilder, extra: &Value) {
                 operation["operationId"] = json!(unique);
             }
         }
-        let entry = builder.paths.entry(path).or_insert_with(|| json!({}));
-        if let Some(existing) = entry.as_object_mut() {
-            existing.extend(operations);
-        }
+        // A host route takes the whole path: the router matches it before the generic
+        // `POST /{method}`, so a method of the same name is not reachable there.
+        builder.paths.insert(path, Value::Object(operations));
     }
 }
 

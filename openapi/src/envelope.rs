@@ -38,11 +38,21 @@ pub mod names {
 }
 
 /// The HTTP statuses every call can fail with, and the name of their shared response.
-pub const ERROR_STATUSES: [(&str, &str, &str); 6] = [
+pub const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "400",
         "BadRequest",
         "Malformed JSON, unknown method, or arguments that fail the method's schema",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "Credentials missing or rejected (code AUTHENTICATION_ERROR)",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "Not allowed (code AUTHORIZATION_ERROR), e.g. a table the plugin refuses",
     ),
     (
         "404",
@@ -50,9 +60,29 @@ pub const ERROR_STATUSES: [(&str, &str, &str); 6] = [
         "Unknown service or method, or the thing asked for does not exist",
     ),
     (
+        "409",
+        "Conflict",
+        "The request conflicts with the current state (code CONFLICT_ERROR)",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The request body is larger than the host's limit",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "Rate limited, by the host or upstream (code RATE_LIMIT_ERROR)",
+    ),
+    (
         "500",
         "InternalError",
         "The plugin failed or panicked (code PLUGIN_PANIC)",
+    ),
+    (
+        "501",
+        "NotImplemented",
+        "Not supported by this service or backend (code NOT_IMPLEMENTED)",
     ),
     (
         "502",

@@ -281,3 +281,17 @@ fn combined_document_accepts_bare_paths_and_no_services() {
     assert_valid_openapi(&doc);
     assert!(doc["paths"]["/tasks"]["post"].is_object());
 }
+
+#[test]
+fn a_host_route_replaces_the_generated_method_path() {
+    // Found by schemathesis: the host serves `GET /list` itself, so `POST /list` (the
+    // generated method route) answers 405 and must not be documented.
+    let services = vec![(sample_manifest("echo-service"), ServiceInfo::default())];
+    let extra = json!({ "/services/echo-service/sleep": { "get": { "responses": { "200": { "description": "ok" } } } } });
+    let doc = combined_document(&services, Some(&extra));
+    assert_valid_openapi(&doc);
+    let item = doc["paths"]["/services/echo-service/sleep"]
+        .as_object()
+        .unwrap();
+    assert_eq!(item.keys().collect::<Vec<_>>(), ["get"]);
+}

@@ -27,10 +27,13 @@ fn op(summary: &str, id: &str, params: Value, body: Option<Value>, ok: &str) -> 
         "responses": {
             "200": envelope(ok),
             "400": envelope("Invalid request (the message names the problem)"),
-            "404": envelope("Unknown task or run")
+            "404": envelope("Unknown task or run"),
+            "500": envelope("Internal error (logged with the request id)"),
+            "503": envelope("The database is not available")
         }
     });
     if let Some(schema) = body {
+        op["responses"]["413"] = envelope("The request body is larger than the host's limit");
         op["requestBody"] =
             json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
@@ -124,17 +127,15 @@ pub fn task_api_paths(prefix: &str) -> Map<String, Value> {
             "The run and its calls",
         ),
     );
-    add(
-        "/runs/{id}/cancel",
-        "post",
-        op(
-            "Cancel a run",
-            "cancel",
-            json!([path_param("id", "integer")]),
-            None,
-            "Cancelled",
-        ),
+    let mut cancel_op = op(
+        "Cancel a run",
+        "cancel",
+        json!([path_param("id", "integer")]),
+        None,
+        "Cancelled",
     );
+    cancel_op["responses"]["409"] = envelope("The run has already ended");
+    add("/runs/{id}/cancel", "post", cancel_op);
     add(
         "/logs",
         "get",

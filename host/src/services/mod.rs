@@ -2,6 +2,8 @@
 //! services, well-known names, and the start-up assembly of the registry.
 
 pub mod args;
+#[cfg(test)]
+mod args_props;
 pub mod assemble;
 pub mod core;
 pub mod names;

@@ -9,6 +9,10 @@ use super::{ParamDoc, TaskDoc, types::type_schema};
 /// The path segment that stands for "the elements of this array".
 const ITEMS: &str = "[]";
 
+/// Deepest parameter path that is described; deeper `@param` names are left out of the
+/// schema (building them recurses once per segment, and task code is user input).
+const MAX_PATH_DEPTH: usize = 32;
+
 /// The JSON Schema of the task's input object.
 pub fn input_schema(doc: &TaskDoc) -> Value {
     let paths: Vec<Vec<String>> = doc.params.iter().map(|p| split_path(&p.name)).collect();
@@ -25,7 +29,7 @@ pub fn input_schema(doc: &TaskDoc) -> Value {
             Some(_) => continue,
             None => path,
         };
-        if !relative.is_empty() {
+        if !relative.is_empty() && relative.len() <= MAX_PATH_DEPTH {
             insert(&mut root, relative, leaf_schema(param), param.optional);
         }
     }

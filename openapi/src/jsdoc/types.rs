@@ -4,33 +4,46 @@
 
 use serde_json::{Map, Value, json};
 
+/// Deepest nesting of a type expression that is mapped; anything deeper becomes `{}`.
+/// Task code is user input, and unbounded recursion on `??????...string` or
+/// `Array<Array<...>>` would overflow the stack of the thread registering the task.
+pub const MAX_TYPE_DEPTH: usize = 32;
+
 /// The JSON Schema for a JSDoc type expression; `""`, `*`, `any` give `{}`.
 pub fn type_schema(expr: &str) -> Value {
+    schema_at(expr, 0)
+}
+
+fn schema_at(expr: &str, depth: usize) -> Value {
+    if depth > MAX_TYPE_DEPTH {
+        return json!({});
+    }
+    let next = depth + 1;
     let expr = strip_parens(expr.trim());
     if let Some(inner) = expr.strip_prefix('?') {
-        return nullable(type_schema(inner));
+        return nullable(schema_at(inner, next));
     }
     if let Some(inner) = expr.strip_prefix('!') {
-        return type_schema(inner);
+        return schema_at(inner, next);
     }
     if let Some(inner) = expr.strip_prefix("...") {
-        return json!({ "type": "array", "items": type_schema(inner) });
+        return json!({ "type": "array", "items": schema_at(inner, next) });
     }
     if let Some(inner) = expr.strip_suffix('=') {
-        return type_schema(inner);
+        return schema_at(inner, next);
     }
     let variants = split_top_level(expr, '|');
     if variants.len() > 1 {
-        return union_schema(&variants);
+        return union_schema(&variants, next);
     }
     if let Some(inner) = expr.strip_suffix("[]") {
-        return json!({ "type": "array", "items": type_schema(inner) });
+        return json!({ "type": "array", "items": schema_at(inner, next) });
     }
     if expr.starts_with('{') && expr.ends_with('}') {
-        return record_schema(&expr[1..expr.len() - 1]);
+        return record_schema(&expr[1..expr.len() - 1], next);
     }
     if let Some((base, args)) = generic_parts(expr) {
-        return generic_schema(base, &args);
+        return generic_schema(base, &args, next);
     }
     if let Some(literal) = literal_value(expr) {
         return json!({ "enum": [literal] });
@@ -60,10 +73,10 @@ fn generic_parts(expr: &str) -> Option<(&str, Vec<&str>)> {
     Some((base, split_top_level(inner, ',')))
 }
 
-fn generic_schema(base: &str, args: &[&str]) -> Value {
+fn generic_schema(base: &str, args: &[&str], depth: usize) -> Value {
     let last = args
         .last()
-        .map(|a| type_schema(a))
+        .map(|a| schema_at(a, depth))
         .unwrap_or_else(|| json!({}));
     match base.to_ascii_lowercase().as_str() {
         "array" | "set" | "readonlyarray" => json!({ "type": "array", "items": last }),
@@ -75,7 +88,7 @@ fn generic_schema(base: &str, args: &[&str]) -> Value {
 }
 
 /// `{a: string, b?: number}` → object with properties (`b` optional).
-fn record_schema(body: &str) -> Value {
+fn record_schema(body: &str, depth: usize) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for field in split_top_level(body, ',') {
@@ -90,7 +103,7 @@ fn record_schema(body: &str) -> Value {
         if name.is_empty() {
             continue;
         }
-        properties.insert(name.to_owned(), type_schema(ty));
+        properties.insert(name.to_owned(), schema_at(ty, depth));
         if !optional {
             required.push(json!(name));
         }
@@ -103,7 +116,7 @@ fn record_schema(body: &str) -> Value {
 }
 
 /// `string|number|null`; literal alternatives (`'a'|'b'`) collapse into one `enum`.
-fn union_schema(variants: &[&str]) -> Value {
+fn union_schema(variants: &[&str], depth: usize) -> Value {
     let mut is_nullable = false;
     let mut literals: Vec<Value> = Vec::new();
     let mut schemas: Vec<Value> = Vec::new();
@@ -113,7 +126,7 @@ fn union_schema(variants: &[&str]) -> Value {
             "null" | "undefined" | "void" => is_nullable = true,
             _ => match literal_value(variant) {
                 Some(literal) => literals.push(literal),
-                None => schemas.push(type_schema(variant)),
+                None => schemas.push(schema_at(variant, depth)),
             },
         }
     }
@@ -178,9 +191,14 @@ fn literal_value(expr: &str) -> Option<Value> {
     }
 }
 
+/// Removes enclosing parentheses, at most [`MAX_TYPE_DEPTH`] layers (each layer scans the
+/// whole text, so an unbounded loop would be quadratic on `((((...))))`).
 fn strip_parens(expr: &str) -> &str {
     let mut expr = expr.trim();
-    while expr.starts_with('(') && closing_paren(expr) == Some(expr.len() - 1) {
+    for _ in 0..=MAX_TYPE_DEPTH {
+        if !(expr.starts_with('(') && closing_paren(expr) == Some(expr.len() - 1)) {
+            break;
+        }
         expr = expr[1..expr.len() - 1].trim();
     }
     expr

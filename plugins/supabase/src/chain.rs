@@ -468,7 +468,8 @@ fn apply(query: &mut Query, step: &Step, index: usize) -> Result<()> {
                 );
             }
             query.offset = Some(from);
-            query.limit = Some(to - from + 1);
+            // `range(0, u64::MAX)` asks for every row; the count must not overflow.
+            query.limit = Some((to - from).saturating_add(1));
         }
         "single" => query.cardinality = Cardinality::Single,
         "maybeSingle" => query.cardinality = Cardinality::MaybeSingle,

@@ -43,7 +43,13 @@ impl Database {
                     .connect_lazy_with(options),
             ))
         } else if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url).map_err(bad_url)?;
+            let mut options = SqliteConnectOptions::from_str(url).map_err(bad_url)?;
+            // The default data file (`<host db>-data.db`) does not exist on a fresh start;
+            // without this every query failed with "unable to open database file". An
+            // explicit `mode=` in the URL (e.g. `mode=ro`) is left as written.
+            if !url.contains("mode=") {
+                options = options.create_if_missing(true);
+            }
             Ok(Self::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(MAX_CONNECTIONS)

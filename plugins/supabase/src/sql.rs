@@ -162,13 +162,16 @@ fn order_and_page(builder: &Builder<'_>, query: &Query, max_rows: Option<u64>) -
         (Some(l), Some(m)) => Some(l.min(m)),
         (l, m) => l.or(m),
     };
+    // Both databases take 64-bit signed counts; a larger one means "all rows" anyway, and
+    // written as is it would be a SQL error (SQLite: datatype mismatch).
+    let signed = |n: u64| n.min(i64::MAX as u64);
     match (limit, query.offset, builder.dialect) {
-        (Some(l), _, _) => sql.push_str(&format!(" LIMIT {l}")),
+        (Some(l), _, _) => sql.push_str(&format!(" LIMIT {}", signed(l))),
         (None, Some(_), Dialect::Sqlite) => sql.push_str(" LIMIT -1"),
         _ => {}
     }
     if let Some(offset) = query.offset {
-        sql.push_str(&format!(" OFFSET {offset}"));
+        sql.push_str(&format!(" OFFSET {}", signed(offset)));
     }
     Ok(sql)
 }
@@ -296,7 +299,15 @@ fn plan_insert(
                     .ok_or_else(|| unknown_payload_column(table, k))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut sql = format!("INSERT INTO {into}");
+        // SQLite accepts no upsert clause after DEFAULT VALUES; an upsert of an empty row
+        // (which PostgreSQL answers with DO NOTHING) is `INSERT OR IGNORE` there.
+        let sqlite_default_upsert =
+            dialect == Dialect::Sqlite && columns.is_empty() && upsert.is_some();
+        let mut sql = if sqlite_default_upsert {
+            format!("INSERT OR IGNORE INTO {into}")
+        } else {
+            format!("INSERT INTO {into}")
+        };
         if columns.is_empty() {
             sql.push_str(" DEFAULT VALUES");
         } else {
@@ -322,15 +333,20 @@ fn plan_insert(
                 .iter()
                 .map(|c| builder.column(c).map(|col| quote_ident(&col.name)))
                 .collect::<Result<Vec<_>>>()?;
-            sql.push_str(&format!(" ON CONFLICT ({})", targets.join(", ")));
-            if *ignore || columns.is_empty() {
-                sql.push_str(" DO NOTHING");
+            if sqlite_default_upsert {
+                // Conflict targets are still checked above, so both backends refuse the same.
+            } else if *ignore || columns.is_empty() {
+                sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", targets.join(", ")));
             } else {
                 let sets: Vec<String> = columns
                     .iter()
                     .map(|c| format!("{0} = excluded.{0}", quote_ident(&c.name)))
                     .collect();
-                sql.push_str(&format!(" DO UPDATE SET {}", sets.join(", ")));
+                sql.push_str(&format!(
+                    " ON CONFLICT ({}) DO UPDATE SET {}",
+                    targets.join(", "),
+                    sets.join(", ")
+                ));
             }
         }
         let (ret, output) = returning(&builder, query)?;
