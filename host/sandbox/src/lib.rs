@@ -68,21 +68,31 @@
 
 mod clock;
 mod console;
+mod death;
 mod error;
 mod executor;
 mod globals;
 mod hash;
 mod hostcall;
 mod limits;
+mod live;
 mod loader;
 mod model;
+mod os_limits;
 mod outcome;
+mod pool;
+mod process;
 mod rng;
 mod run;
+mod sandbox;
 mod state;
+mod wire;
+mod worker;
 
 pub use error::{Error, Result};
-pub use executor::{Sandbox, SandboxConfig};
+pub use process::WorkerCommand;
+pub use sandbox::{Isolation, Sandbox, SandboxConfig};
+pub use worker::serve_worker_process;
 pub use hash::args_hash;
 pub use limits::{LimitKind, SandboxLimits};
 pub use model::{
