@@ -7,6 +7,10 @@ use tasker_host::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Worker)) {
+        // Before logging and the async runtime: a worker is one JavaScript thread and its pipes.
+        return Ok(tasker_sandbox::serve_worker_process()?);
+    }
     tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -32,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Command::Keys(keys)) => runtime.block_on(rotate_keys(keys)),
         Some(Command::Bench(args)) => tasker_host::bench_cmd::run(&args),
+        Some(Command::Worker) => Ok(()),
         Some(Command::Publish(args)) => runtime
             .block_on(tasker_host::publish_cmd::run(&args))
             .map(|_| ()),

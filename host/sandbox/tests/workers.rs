@@ -170,3 +170,50 @@ async fn engine_limits_still_apply_in_workers() {
         FailureKind::Limit(LimitKind::LoopIterations)
     );
 }
+
+/// The cost of worker mode per segment, next to in-process (prints, asserts nothing about time).
+/// `cargo test --release -p tasker-sandbox --test workers -- --ignored --nocapture cost`
+#[tokio::test]
+#[ignore = "measurement; run in release with --nocapture"]
+async fn cost_per_segment_workers_vs_in_process() {
+    use std::time::Instant;
+    let in_process = common::sandbox_with(SandboxLimits::default(), 100);
+    let workers = worker_sandbox(limits(512, 20), 2, 100);
+    // Warm both (worker start-up is paid once per worker, not per segment).
+    well_behaved(&workers, 100, Resume::Live).await;
+    well_behaved(&in_process, 100, Resume::Live).await;
+    let code = "module.exports = async ({ n }) => { let t = 0; for (let i = 0; i < n; i++) t += await tools.svc.echo(i); return t; };";
+    for (name, sandbox) in [("in-process", &in_process), ("workers", &workers)] {
+        for resume in [Resume::Live, Resume::Replay] {
+            let n = if resume == Resume::Live { 1000 } else { 100 };
+            let started = Instant::now();
+            let driven = drive(
+                sandbox,
+                request(200, code, json!({ "n": n })),
+                resume,
+                one,
+                echo_host,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            assert_eq!(driven.segments, n + 1);
+            println!(
+                "{name:>10} {resume:?}: {n} calls, {} segments, {elapsed:?} total, {:?} per segment",
+                driven.segments,
+                elapsed / driven.segments as u32
+            );
+        }
+        let started = Instant::now();
+        for run_id in 0..200 {
+            let outcome = sandbox
+                .start_or_replay(request(1000 + run_id, "module.exports = async (x) => x;", json!(1)))
+                .await
+                .unwrap();
+            assert_eq!(completed(&outcome.outcome), &json!(1));
+        }
+        println!(
+            "{name:>10} one-segment tasks: {:?} per task",
+            started.elapsed() / 200
+        );
+    }
+}
