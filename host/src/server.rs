@@ -213,7 +213,9 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
         (args.segment_cpu_secs > 0).then_some(args.segment_cpu_secs);
     if args.sandbox == SandboxMode::Workers {
         let program = std::env::current_exe().map_err(|e| {
-            StartError::Config(format!("cannot find this executable for sandbox workers: {e}"))
+            StartError::Config(format!(
+                "cannot find this executable for sandbox workers: {e}"
+            ))
         })?;
         sandbox_cfg.isolation = Isolation::Workers(WorkerCommand {
             program,

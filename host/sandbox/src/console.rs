@@ -74,7 +74,9 @@ fn write<const LEVEL: u8>(
         let count = state.log_count;
         let error = state.poison_limit(
             LimitKind::LogLines,
-            format!("console line #{count} would exceed the per-run console line limit (console flood)"),
+            format!(
+                "console line #{count} would exceed the per-run console line limit (console flood)"
+            ),
         );
         return Err(abort(error.to_string()));
     }

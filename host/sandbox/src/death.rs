@@ -97,7 +97,9 @@ impl Death {
                 .to_owned();
         }
         let how = match (self.status, self.signal()) {
-            (_, Some(SIGKILL)) => "was killed (SIGKILL, e.g. by the system's out-of-memory killer)".to_owned(),
+            (_, Some(SIGKILL)) => {
+                "was killed (SIGKILL, e.g. by the system's out-of-memory killer)".to_owned()
+            }
             (_, Some(signal)) => format!("was stopped by signal {signal}"),
             (Some(status), None) => format!("exited ({status})"),
             (None, None) => "vanished".to_owned(),

@@ -90,12 +90,12 @@ mod wire;
 mod worker;
 
 pub use error::{Error, Result};
-pub use process::WorkerCommand;
-pub use sandbox::{Isolation, Sandbox, SandboxConfig};
-pub use worker::serve_worker_process;
 pub use hash::args_hash;
 pub use limits::{LimitKind, SandboxLimits};
 pub use model::{
     CallResult, DeliveredResult, Delivery, FailureKind, HostCallError, IssuedCall, LogLevel,
     LogLine, ParkedCall, RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
 };
+pub use process::WorkerCommand;
+pub use sandbox::{Isolation, Sandbox, SandboxConfig};
+pub use worker::serve_worker_process;

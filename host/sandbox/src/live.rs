@@ -31,7 +31,8 @@ impl LocalRuns {
         let run_id = request.run_id;
         self.live.remove(run_id);
         let limits = self.limits.clone();
-        guarded(run_id, || start_or_replay(request, limits)).map(|segment| self.keep(run_id, segment))
+        guarded(run_id, || start_or_replay(request, limits))
+            .map(|segment| self.keep(run_id, segment))
     }
 
     /// Applies a delivery to a live run; `Ok(None)` when the run is not live here.

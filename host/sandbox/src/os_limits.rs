@@ -29,7 +29,10 @@ pub(crate) fn allow_cpu_seconds(secs: u64) -> nix::Result<()> {
     let usage = getrusage(UsageWho::RUSAGE_SELF)?;
     let used = usage.user_time().tv_sec() + usage.system_time().tv_sec();
     // +1: the partial second already under way.
-    let soft = u64::try_from(used).unwrap_or(0).saturating_add(secs).saturating_add(1);
+    let soft = u64::try_from(used)
+        .unwrap_or(0)
+        .saturating_add(secs)
+        .saturating_add(1);
     let (_, hard) = getrlimit(Resource::RLIMIT_CPU)?;
     setrlimit(Resource::RLIMIT_CPU, soft.min(hard), hard)
 }
@@ -40,7 +43,13 @@ fn address_space_bytes() -> std::io::Result<u64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmSize:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kib| kib * 1024)
         .ok_or_else(|| std::io::Error::other("no VmSize in /proc/self/status"))
 }

@@ -105,8 +105,7 @@ impl WorkerPool {
             None => self.least_busy_slot(),
         };
         let op = Op::StartOrReplay(Box::new(request));
-        let frame = encode(&ToWorker::Run(op))
-        .map_err(|source| Error::WorkerPipe {
+        let frame = encode(&ToWorker::Run(op)).map_err(|source| Error::WorkerPipe {
             step: "encoding a segment request",
             source,
         })?;
@@ -116,7 +115,9 @@ impl WorkerPool {
             )),
             // The dead worker also held other runs' contexts, so the memory may not have been this
             // run's: try once more alone on the fresh worker; a second death is certainly its own.
-            Attempt::Died { death, others_live } if others_live && death.cause() == Cause::Memory => {
+            Attempt::Died { death, others_live }
+                if others_live && death.cause() == Cause::Memory =>
+            {
                 match self.attempt(slot, run_id, &frame, None).await? {
                     Attempt::Reply(result) => result?.ok_or(Error::Worker(
                         "the worker answered a start without an outcome".into(),
@@ -150,7 +151,9 @@ impl WorkerPool {
         {
             Attempt::Reply(result) => result,
             // Not certainly this run's fault: the engine replays it on a fresh worker.
-            Attempt::Died { death, others_live } if others_live && death.cause() == Cause::Memory => {
+            Attempt::Died { death, others_live }
+                if others_live && death.cause() == Cause::Memory =>
+            {
                 Ok(None)
             }
             Attempt::Died { death, .. } => Ok(Some(self.failed(&death))),
@@ -313,7 +316,12 @@ impl WorkerPool {
     }
 
     fn take_forget(&self, slot: usize) -> Vec<RunId> {
-        std::mem::take(&mut *self.slots[slot].forget.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(
+            &mut *self.slots[slot]
+                .forget
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 }
 

@@ -51,7 +51,7 @@ impl Default for SandboxConfig {
 #[derive(Debug)]
 enum Backend {
     InProcess(InProcess),
-    Workers(WorkerPool),
+    Workers(Box<WorkerPool>),
 }
 
 /// Handle to the sandbox. Cheap to clone; dropping the last clone stops the threads (or kills the
@@ -70,12 +70,12 @@ impl Sandbox {
                 config.max_live,
                 config.limits,
             )?),
-            Isolation::Workers(command) => Backend::Workers(WorkerPool::new(
+            Isolation::Workers(command) => Backend::Workers(Box::new(WorkerPool::new(
                 command,
                 config.threads,
                 config.max_live,
                 config.limits,
-            )),
+            ))),
         };
         Ok(Self {
             backend: Arc::new(backend),

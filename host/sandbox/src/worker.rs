@@ -104,7 +104,9 @@ fn start(init: WorkerInit) -> (WorkerRuns, Result<()>) {
     let warm_up = SegmentRequest {
         run_id: -1,
         task_name: "worker-warm-up".into(),
-        code: Arc::from("module.exports = async (x) => JSON.stringify([x, Date.now(), Math.random()]);"),
+        code: Arc::from(
+            "module.exports = async (x) => JSON.stringify([x, Date.now(), Math.random()]);",
+        ),
         input: serde_json::Value::Null,
         seed: 0,
         start_time_ms: 0,

@@ -26,7 +26,14 @@ async fn run(sandbox: &Sandbox, run_id: i64, code: &str) -> (RunOutcome, Vec<Val
             _ => echo_host(call),
         }
     };
-    let driven = drive(sandbox, request(run_id, code, json!({})), Resume::Live, one, host).await;
+    let driven = drive(
+        sandbox,
+        request(run_id, code, json!({})),
+        Resume::Live,
+        one,
+        host,
+    )
+    .await;
     let args = seen.lock().unwrap().clone();
     (driven.outcome, args)
 }
@@ -48,7 +55,11 @@ async fn still_serving(sandbox: &Sandbox) {
 fn threw(outcome: &RunOutcome, needle: &str) {
     let failure = failed(outcome);
     assert_eq!(failure.kind, FailureKind::Threw, "{failure:?}");
-    assert!(failure.message.contains(needle), "expected '{needle}' in {}", failure.message);
+    assert!(
+        failure.message.contains(needle),
+        "expected '{needle}' in {}",
+        failure.message
+    );
 }
 
 #[tokio::test]
@@ -82,7 +93,10 @@ async fn the_global_object_holds_no_host_capabilities() {
         .filter_map(Value::as_str)
         .filter(|name| !["SharedArrayBuffer", "Atomics"].contains(name))
         .collect();
-    assert!(present.is_empty(), "host capabilities reachable: {present:?}");
+    assert!(
+        present.is_empty(),
+        "host capabilities reachable: {present:?}"
+    );
     still_serving(&sandbox).await;
 }
 
@@ -90,20 +104,46 @@ async fn the_global_object_holds_no_host_capabilities() {
 async fn files_env_and_network_are_unreachable_with_specific_errors() {
     let sandbox = sandbox_with(small_limits(), 10);
     let cases = [
-        ("module.exports = async () => require('fs').readFileSync('/etc/passwd', 'utf8');", "require is not defined"),
-        ("module.exports = async () => process.env.HOME;", "process is not defined"),
-        ("module.exports = async () => Deno.readTextFile('/etc/passwd');", "Deno is not defined"),
-        ("module.exports = async () => (await fetch('http://127.0.0.1/')).text();", "fetch is not defined"),
-        ("module.exports = async () => new XMLHttpRequest();", "XMLHttpRequest is not defined"),
-        ("module.exports = async () => new WebSocket('ws://127.0.0.1/');", "WebSocket is not defined"),
-        ("module.exports = async () => setTimeout(() => {}, 1);", "setTimeout is not defined"),
+        (
+            "module.exports = async () => require('fs').readFileSync('/etc/passwd', 'utf8');",
+            "require is not defined",
+        ),
+        (
+            "module.exports = async () => process.env.HOME;",
+            "process is not defined",
+        ),
+        (
+            "module.exports = async () => Deno.readTextFile('/etc/passwd');",
+            "Deno is not defined",
+        ),
+        (
+            "module.exports = async () => (await fetch('http://127.0.0.1/')).text();",
+            "fetch is not defined",
+        ),
+        (
+            "module.exports = async () => new XMLHttpRequest();",
+            "XMLHttpRequest is not defined",
+        ),
+        (
+            "module.exports = async () => new WebSocket('ws://127.0.0.1/');",
+            "WebSocket is not defined",
+        ),
+        (
+            "module.exports = async () => setTimeout(() => {}, 1);",
+            "setTimeout is not defined",
+        ),
     ];
     for (index, (code, needle)) in cases.into_iter().enumerate() {
         let (outcome, _) = run(&sandbox, index as i64 + 1, code).await;
         threw(&outcome, needle);
     }
     // Dynamic import has no module loader behind it.
-    let (outcome, _) = run(&sandbox, 20, "module.exports = async () => await import('fs');").await;
+    let (outcome, _) = run(
+        &sandbox,
+        20,
+        "module.exports = async () => await import('fs');",
+    )
+    .await;
     let failure = failed(&outcome);
     assert_eq!(failure.kind, FailureKind::Threw, "{failure:?}");
     // A static import fails the task at load time.
@@ -113,7 +153,11 @@ async fn files_env_and_network_are_unreachable_with_specific_errors() {
         "import fs from 'fs';\nexport default async function () { return fs.readFileSync('/etc/passwd'); }",
     )
     .await;
-    assert_eq!(failed(&outcome).kind, FailureKind::InvalidTask, "{outcome:?}");
+    assert_eq!(
+        failed(&outcome).kind,
+        FailureKind::InvalidTask,
+        "{outcome:?}"
+    );
     still_serving(&sandbox).await;
 }
 
@@ -125,14 +169,21 @@ async fn polluted_to_json_is_refused_for_args_and_results() {
             "module.exports = async () => {{ {prototype}.prototype.toJSON = () => 'pwned'; return await tools.svc.echo({{ a: 1 }}); }};"
         );
         let (outcome, args) = run(&sandbox, run_id, &code).await;
-        threw(&outcome, &format!("{prototype}.prototype.toJSON was defined by the task"));
+        threw(
+            &outcome,
+            &format!("{prototype}.prototype.toJSON was defined by the task"),
+        );
         assert!(args.is_empty(), "nothing reached the host: {args:?}");
     }
     let code = "module.exports = async () => { Object.prototype.toJSON = function () { return 'pwned'; }; return { a: 1 }; };";
     let (outcome, _) = run(&sandbox, 3, code).await;
     let failure = failed(&outcome);
     assert_eq!(failure.kind, FailureKind::ResultNotJson, "{failure:?}");
-    assert!(failure.message.contains("prototype pollution"), "{}", failure.message);
+    assert!(
+        failure.message.contains("prototype pollution"),
+        "{}",
+        failure.message
+    );
     // toJSON on the task's own classes still works.
     let code = "class Money { constructor(c) { this.c = c; } toJSON() { return this.c + ' EUR'; } }\nmodule.exports = async () => tools.svc.echo(new Money(5));";
     let (outcome, args) = run(&sandbox, 4, code).await;
@@ -187,12 +238,27 @@ async fn proto_keys_stay_plain_data_both_ways() {
 async fn unserialisable_args_fail_the_call_with_specific_errors() {
     let sandbox = sandbox_with(small_limits(), 10);
     let cases = [
-        ("tools.svc.echo({ get x() { throw new Error('getter boom'); } })", "getter boom"),
-        ("(() => { const a = {}; a.self = a; return tools.svc.echo(a); })()", "cyclic"),
+        (
+            "tools.svc.echo({ get x() { throw new Error('getter boom'); } })",
+            "getter boom",
+        ),
+        (
+            "(() => { const a = {}; a.self = a; return tools.svc.echo(a); })()",
+            "cyclic",
+        ),
         ("tools.svc.echo(10n)", "BigInt"),
-        ("__callHostTool__('svc', 'echo', () => 1)", "args must be an array or an object"),
-        ("__callHostTool__('svc', 'echo', 'text')", "args must be an array or an object"),
-        ("__callHostTool__(Symbol('svc'), 'echo', [])", "service name"),
+        (
+            "__callHostTool__('svc', 'echo', () => 1)",
+            "args must be an array or an object",
+        ),
+        (
+            "__callHostTool__('svc', 'echo', 'text')",
+            "args must be an array or an object",
+        ),
+        (
+            "__callHostTool__(Symbol('svc'), 'echo', [])",
+            "service name",
+        ),
         ("__callHostTool__('svc', {}, [])", "method path"),
         ("tools.svc(1)", "is a service"),
     ];
@@ -200,9 +266,16 @@ async fn unserialisable_args_fail_the_call_with_specific_errors() {
         let code = format!("module.exports = async () => {{ return await {expression}; }};");
         let (outcome, args) = run(&sandbox, index as i64 + 1, &code).await;
         let failure = failed(&outcome);
-        assert_eq!(failure.kind, FailureKind::Threw, "{expression}: {failure:?}");
+        assert_eq!(
+            failure.kind,
+            FailureKind::Threw,
+            "{expression}: {failure:?}"
+        );
         assert!(
-            failure.message.to_lowercase().contains(&needle.to_lowercase()),
+            failure
+                .message
+                .to_lowercase()
+                .contains(&needle.to_lowercase()),
             "{expression}: expected '{needle}' in {}",
             failure.message
         );
@@ -234,18 +307,41 @@ async fn symbols_undefined_and_functions_follow_json_rules() {
 async fn hostile_results_and_thrown_values_fail_cleanly() {
     let sandbox = sandbox_with(small_limits(), 10);
     let cases: [(&str, FailureKind, &str); 5] = [
-        ("module.exports = async () => { const a = {}; a.a = a; return a; };", FailureKind::ResultNotJson, "cyclic"),
-        ("module.exports = async () => ({ get x() { throw new Error('result getter'); } });", FailureKind::ResultNotJson, "result getter"),
-        ("module.exports = async () => 10n;", FailureKind::ResultNotJson, "BigInt"),
-        ("module.exports = async () => { throw { get message() { throw new Error('nested'); }, get name() { throw 1; } }; };", FailureKind::Threw, "Uncaught"),
-        ("module.exports = async () => { throw Symbol('thrown'); };", FailureKind::Threw, "Symbol(thrown)"),
+        (
+            "module.exports = async () => { const a = {}; a.a = a; return a; };",
+            FailureKind::ResultNotJson,
+            "cyclic",
+        ),
+        (
+            "module.exports = async () => ({ get x() { throw new Error('result getter'); } });",
+            FailureKind::ResultNotJson,
+            "result getter",
+        ),
+        (
+            "module.exports = async () => 10n;",
+            FailureKind::ResultNotJson,
+            "BigInt",
+        ),
+        (
+            "module.exports = async () => { throw { get message() { throw new Error('nested'); }, get name() { throw 1; } }; };",
+            FailureKind::Threw,
+            "Uncaught",
+        ),
+        (
+            "module.exports = async () => { throw Symbol('thrown'); };",
+            FailureKind::Threw,
+            "Symbol(thrown)",
+        ),
     ];
     for (index, (code, kind, needle)) in cases.into_iter().enumerate() {
         let (outcome, _) = run(&sandbox, index as i64 + 1, code).await;
         let failure = failed(&outcome);
         assert_eq!(failure.kind, kind, "{code}: {failure:?}");
         assert!(
-            failure.message.to_lowercase().contains(&needle.to_lowercase()),
+            failure
+                .message
+                .to_lowercase()
+                .contains(&needle.to_lowercase()),
             "{code}: expected '{needle}' in {}",
             failure.message
         );
@@ -266,11 +362,26 @@ async fn hostile_results_and_thrown_values_fail_cleanly() {
 async fn in_process_bombs_hit_engine_limits() {
     let sandbox = sandbox_with(small_limits(), 10);
     let cases = [
-        ("module.exports = async () => { for (;;) {} };", LimitKind::LoopIterations),
-        ("module.exports = async () => { const f = (n) => f(n + 1) + 1; return f(0); };", LimitKind::RecursionDepth),
-        ("module.exports = async () => { for (let i = 0; i < 1000; i++) console.log('flood', i); };", LimitKind::LogLines),
-        ("module.exports = async () => { const a = []; for (;;) a.push('x'.repeat(1000)); };", LimitKind::LoopIterations),
-        ("module.exports = async () => 'x'.repeat(1e9);", LimitKind::LoopIterations),
+        (
+            "module.exports = async () => { for (;;) {} };",
+            LimitKind::LoopIterations,
+        ),
+        (
+            "module.exports = async () => { const f = (n) => f(n + 1) + 1; return f(0); };",
+            LimitKind::RecursionDepth,
+        ),
+        (
+            "module.exports = async () => { for (let i = 0; i < 1000; i++) console.log('flood', i); };",
+            LimitKind::LogLines,
+        ),
+        (
+            "module.exports = async () => { const a = []; for (;;) a.push('x'.repeat(1000)); };",
+            LimitKind::LoopIterations,
+        ),
+        (
+            "module.exports = async () => 'x'.repeat(1e9);",
+            LimitKind::LoopIterations,
+        ),
     ];
     for (index, (code, kind)) in cases.into_iter().enumerate() {
         let (outcome, _) = run(&sandbox, index as i64 + 1, code).await;
@@ -279,7 +390,11 @@ async fn in_process_bombs_hit_engine_limits() {
             // Deep recursion exhausts whichever VM bound comes first.
             || (kind == LimitKind::RecursionDepth && failure.kind == FailureKind::Limit(LimitKind::StackSize));
         assert!(acceptable, "{code}: {failure:?}");
-        assert!(failure.message.contains("sandbox limit"), "{}", failure.message);
+        assert!(
+            failure.message.contains("sandbox limit"),
+            "{}",
+            failure.message
+        );
     }
     still_serving(&sandbox).await;
 }

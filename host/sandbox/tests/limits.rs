@@ -206,7 +206,11 @@ async fn console_line_flood_fails_the_run_even_when_caught() {
     };
     let code = "module.exports = async () => { for (let i = 0; i < 10; i++) { try { console.log(i); } catch (e) {} } return 'ok'; };";
     let failure = fails_with(limits, code, LimitKind::LogLines).await;
-    assert!(failure.message.contains("console flood"), "{}", failure.message);
+    assert!(
+        failure.message.contains("console flood"),
+        "{}",
+        failure.message
+    );
 }
 
 #[tokio::test]
@@ -217,7 +221,11 @@ async fn console_byte_flood_fails_the_run_after_an_await_too() {
     };
     let code = "module.exports = async () => { await tools.svc.echo(1); const s = 'z'.repeat(1000); for (let i = 0; i < 100; i++) console.log(s); return 'ok'; };";
     let failure = fails_with(limits, code, LimitKind::LogBytes).await;
-    assert!(failure.message.contains("max_log_bytes (10000)"), "{}", failure.message);
+    assert!(
+        failure.message.contains("max_log_bytes (10000)"),
+        "{}",
+        failure.message
+    );
 }
 
 /// boa 0.22 drops engine errors raised in an `await` continuation (its await closure ignores the

@@ -74,7 +74,11 @@ async fn memory_bomb_fails_with_the_memory_limit_while_others_complete() {
     let neighbour = well_behaved(&sandbox, 2, Resume::Live);
     let (bomb, ()) = tokio::join!(bomb, neighbour);
     let failure = failed(&bomb.unwrap().outcome).clone();
-    assert_eq!(failure.kind, FailureKind::Limit(LimitKind::Memory), "{failure:?}");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Limit(LimitKind::Memory),
+        "{failure:?}"
+    );
     assert!(
         failure.message.contains("task_memory_mb (256)")
             && failure.message.contains("the 256 MB memory limit"),
@@ -95,7 +99,11 @@ async fn giant_string_fails_with_the_memory_limit() {
         .unwrap();
     let failure = failed(&outcome.outcome);
     // boa caps strings at 2^32 - 1 code units; the 128 MB cap is reached long before that.
-    assert_eq!(failure.kind, FailureKind::Limit(LimitKind::Memory), "{failure:?}");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Limit(LimitKind::Memory),
+        "{failure:?}"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +120,11 @@ async fn catastrophic_regex_fails_with_the_time_limit() {
         FailureKind::Limit(LimitKind::SegmentTime),
         "{failure:?}"
     );
-    assert!(failure.message.contains("segment_cpu_secs (1)"), "{}", failure.message);
+    assert!(
+        failure.message.contains("segment_cpu_secs (1)"),
+        "{}",
+        failure.message
+    );
 }
 
 /// One worker holds a live run; a memory bomb kills that worker. The bomb is retried alone on the
@@ -206,7 +218,11 @@ async fn cost_per_segment_workers_vs_in_process() {
         let started = Instant::now();
         for run_id in 0..200 {
             let outcome = sandbox
-                .start_or_replay(request(1000 + run_id, "module.exports = async (x) => x;", json!(1)))
+                .start_or_replay(request(
+                    1000 + run_id,
+                    "module.exports = async (x) => x;",
+                    json!(1),
+                ))
                 .await
                 .unwrap();
             assert_eq!(completed(&outcome.outcome), &json!(1));

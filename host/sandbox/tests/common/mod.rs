@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tasker_sandbox::{
-    CallResult, DeliveredResult, Delivery, IssuedCall, Isolation, LogLine, ParkedCall, RunOutcome,
+    CallResult, DeliveredResult, Delivery, Isolation, IssuedCall, LogLine, ParkedCall, RunOutcome,
     Sandbox, SandboxConfig, SandboxLimits, SegmentRequest, WorkerCommand,
 };
 
