@@ -247,7 +247,7 @@ impl WorkerPool {
         if !forget.is_empty()
             && let Err(source) = process.forget(&forget).await
         {
-            tracing_free_warning(slot_index, &source);
+            warn_forget_failed(slot_index, &source);
         }
         match process.exchange(frame, self.deadline).await {
             Ok(reply) => {
@@ -327,7 +327,7 @@ impl WorkerPool {
 
 /// A failed forget is harmless (the worker's LRU drops the context eventually, and a dead worker
 /// is noticed by the request that follows), but worth a line in the log.
-fn tracing_free_warning(slot: usize, error: &std::io::Error) {
+fn warn_forget_failed(slot: usize, error: &std::io::Error) {
     eprintln!("sandbox worker {slot}: sending ended runs failed: {error}");
 }
 
