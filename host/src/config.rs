@@ -39,6 +39,9 @@ pub enum Command {
     /// Serve one plugin file over stdin/stdout for a host started with `--isolate-plugins`.
     #[command(hide = true)]
     PluginWorker(crate::plugins::worker::PluginWorkerArgs),
+    /// Internal: serve task segments for a host over stdin/stdout (started by the host itself).
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Options of `tasker-host new`.
@@ -118,6 +121,15 @@ pub enum SyncArg {
     Normal,
     /// synchronous=FULL: committed entries also survive power loss.
     Full,
+}
+
+/// Where task code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxMode {
+    /// In a pool of `tasker-host worker` processes under OS memory and CPU limits.
+    Workers,
+    /// On threads inside the host: faster, but memory is not bounded.
+    InProcess,
 }
 
 /// Log output format.
@@ -224,9 +236,21 @@ pub struct ServeArgs {
     /// Most host calls one run may make.
     #[arg(long, env = "TASKER_MAX_CALLS_PER_RUN", default_value_t = 10_000)]
     pub max_calls_per_run: u64,
-    /// Threads running JavaScript task segments (default: number of cores).
+    /// Threads running JavaScript task segments in-process (default: number of cores).
     #[arg(long, env = "TASKER_JS_THREADS")]
     pub js_threads: Option<usize>,
+    /// Where task code runs: `workers` (child processes with memory and CPU limits) or `in-process`.
+    #[arg(long, value_enum, env = "TASKER_SANDBOX", default_value_t = SandboxMode::Workers)]
+    pub sandbox: SandboxMode,
+    /// Sandbox worker processes (default: number of cores).
+    #[arg(long, env = "TASKER_SANDBOX_WORKERS")]
+    pub sandbox_workers: Option<usize>,
+    /// Memory of one sandbox worker (its live runs plus the running segment) in MB (0 = unbounded; workers mode).
+    #[arg(long, env = "TASKER_TASK_MEMORY_MB", default_value_t = 512)]
+    pub task_memory_mb: u64,
+    /// CPU seconds one task segment may use (0 = unbounded; workers mode). The wall-clock deadline is twice this plus 5 s.
+    #[arg(long, env = "TASKER_SEGMENT_CPU_SECS", default_value_t = 20)]
+    pub segment_cpu_secs: u64,
     /// Most host calls executing at once.
     #[arg(long, env = "TASKER_WORKERS", default_value_t = 512)]
     pub workers: usize,

@@ -7,6 +7,10 @@ use tasker_host::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Worker)) {
+        // Before logging and the async runtime: a worker is one JavaScript thread and its pipes.
+        return Ok(tasker_sandbox::serve_worker_process()?);
+    }
     if let Some(Command::PluginWorker(args)) = &cli.command {
         tasker_host::logging::init(cli.serve.log_format, cli.serve.debug);
         // A plugin worker needs no async runtime: it serves its pipes with plain threads.
@@ -42,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Keys(keys)) => runtime.block_on(rotate_keys(keys)),
         Some(Command::Bench(args)) => runtime.block_on(tasker_host::bench::run(&args)),
         Some(Command::Cluster(args)) => Ok(runtime.block_on(tasker_host::cluster_cmd::run(&args))?),
+        Some(Command::Worker) => Ok(()), // handled above
         Some(Command::Publish(args)) => runtime
             .block_on(tasker_host::publish_cmd::run(&args))
             .map(|_| ()),

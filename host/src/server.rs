@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
-use crate::config::SyncArg;
+use crate::config::{SandboxMode, SyncArg};
 use crate::engine::{Engine, EngineConfig};
 use crate::http::docs::service_docs;
 use crate::http::gateway::gateway_routes;
@@ -31,7 +31,7 @@ use crate::services::core::CoreService;
 use crate::services::names::{SEED_ORDER, seed_offset};
 use crate::services::seed_compat::{DirectExecutor, StackProcessor};
 use crate::services::tasks::TaskService;
-use tasker_sandbox::{Sandbox, SandboxConfig};
+use tasker_sandbox::{Isolation, Sandbox, SandboxConfig, WorkerCommand};
 use tasker_store::{Store, StoreOptions, SyncMode};
 
 /// Largest accepted request body by default (8 MiB; `--max-body-bytes`).
@@ -247,6 +247,30 @@ async fn start_engine(args: &ServeArgs) -> Result<Arc<Engine>, StartError> {
     if let Some(threads) = args.js_threads {
         sandbox_cfg.threads = threads.max(1);
     }
+    sandbox_cfg.limits.task_memory_mb = (args.task_memory_mb > 0).then_some(args.task_memory_mb);
+    sandbox_cfg.limits.segment_cpu_secs =
+        (args.segment_cpu_secs > 0).then_some(args.segment_cpu_secs);
+    if args.sandbox == SandboxMode::Workers {
+        let program = std::env::current_exe().map_err(|e| {
+            StartError::Config(format!(
+                "cannot find this executable for sandbox workers: {e}"
+            ))
+        })?;
+        sandbox_cfg.isolation = Isolation::Workers(WorkerCommand {
+            program,
+            args: vec!["worker".into()],
+        });
+        if let Some(workers) = args.sandbox_workers {
+            sandbox_cfg.threads = workers.max(1);
+        }
+    }
+    tracing::info!(
+        sandbox = ?args.sandbox,
+        segments_at_once = sandbox_cfg.threads,
+        task_memory_mb = args.task_memory_mb,
+        segment_cpu_secs = args.segment_cpu_secs,
+        "task sandbox"
+    );
     let sandbox = Sandbox::new(sandbox_cfg)?;
     let cfg = EngineConfig {
         lease: Duration::from_secs(args.lease_secs.max(1)),

@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use boa_engine::object::ObjectInitializer;
 use boa_engine::{Context, JsObject, JsResult, JsValue, NativeFunction, js_string};
 
-use crate::hostcall::to_json;
+use crate::hostcall::{abort, to_json};
+use crate::limits::LimitKind;
 use crate::model::{LogLevel, LogLine};
 use crate::state::HostState;
 
@@ -62,27 +63,36 @@ fn write<const LEVEL: u8>(
     }
     let mut message = parts.join(" ");
     let state = HostState::get(ctx)?;
+    if let Some(fatal) = &state.fatal {
+        return Err(abort(fatal.message.clone()));
+    }
+    truncate(&mut message, state.limits.max_log_line_bytes);
+    // Counted while replaying too, so live runs and replays fail at the same line.
     state.log_count += 1;
-    let max_lines = state.limits.max_log_lines;
-    if state.log_count > max_lines.saturating_add(1) {
-        return Ok(JsValue::undefined());
+    state.log_bytes = state.log_bytes.saturating_add(message.len() as u64);
+    if state.log_count > state.limits.max_log_lines {
+        let count = state.log_count;
+        let error = state.poison_limit(
+            LimitKind::LogLines,
+            format!(
+                "console line #{count} would exceed the per-run console line limit (console flood)"
+            ),
+        );
+        return Err(abort(error.to_string()));
+    }
+    if state.log_bytes > state.limits.max_log_bytes {
+        let bytes = state.log_bytes;
+        let error = state.poison_limit(
+            LimitKind::LogBytes,
+            format!("the run's console output reached {bytes} bytes (console flood)"),
+        );
+        return Err(abort(error.to_string()));
     }
     let level = match LEVEL {
         DEBUG => LogLevel::Debug,
         WARN => LogLevel::Warn,
         ERROR => LogLevel::Error,
         _ => LogLevel::Info,
-    };
-    let (level, message) = if state.log_count == max_lines.saturating_add(1) {
-        (
-            LogLevel::Warn,
-            format!(
-                "[sandbox] log limit of {max_lines} lines per run reached; later console output is dropped"
-            ),
-        )
-    } else {
-        truncate(&mut message, state.limits.max_log_line_bytes);
-        (level, message)
     };
     if !state.suppress_logs {
         state.logs.push(LogLine {

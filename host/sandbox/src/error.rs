@@ -36,6 +36,27 @@ pub enum Error {
         /// The offending seq.
         seq: u64,
     },
+    /// A sandbox worker process could not be started or did not finish its start-up handshake.
+    #[error("starting sandbox worker process {index} ({program}): {message}")]
+    WorkerStart {
+        /// Worker slot.
+        index: usize,
+        /// The program that was run.
+        program: String,
+        /// What failed.
+        message: String,
+    },
+    /// The worker's pipe failed (worker side: stdin/stdout; host side: an unexpected reply).
+    #[error("sandbox worker pipe, {step}: {source}")]
+    WorkerPipe {
+        /// What was being done.
+        step: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A worker process reported an error that has no variant of its own.
+    #[error("sandbox worker: {0}")]
+    Worker(String),
     /// A fresh JavaScript context could not be set up.
     #[error("setting up the JavaScript context: {0}")]
     ContextSetup(String),

@@ -83,6 +83,7 @@ pub(crate) fn new_context(
         json_stringify,
         logs: Vec::new(),
         log_count: 0,
+        log_bytes: 0,
         suppress_logs: false,
         fatal: None,
     });

@@ -78,7 +78,7 @@ pub(crate) fn call_host_tool(
 }
 
 /// An error JavaScript cannot catch: it unwinds to the run, which then reports `HostState::fatal`.
-fn abort(message: String) -> JsError {
+pub(crate) fn abort(message: String) -> JsError {
     EngineError::from(PanicError::new(message)).into()
 }
 
@@ -157,6 +157,7 @@ fn call_arguments(
 /// `JSON.stringify(value)` with the original builtin, parsed into serde_json. `None` for `undefined`
 /// (and functions/symbols). Cycles, BigInt and throwing getters surface as the JS error.
 pub(crate) fn to_json(value: &JsValue, ctx: &mut Context) -> JsResult<Option<Value>> {
+    refuse_polluted_prototypes(ctx)?;
     let stringify = HostState::get(ctx)?.json_stringify.clone();
     let text = stringify.call(&JsValue::undefined(), std::slice::from_ref(value), ctx)?;
     let Some(text) = text.as_string() else {
@@ -165,6 +166,30 @@ pub(crate) fn to_json(value: &JsValue, ctx: &mut Context) -> JsResult<Option<Val
     serde_json::from_str(&text.to_std_string_escaped())
         .map(Some)
         .map_err(|e| type_error(format!("JSON.stringify produced invalid JSON: {e}")))
+}
+
+/// `JSON.stringify` looks `toJSON` up through the prototype chain, so a `toJSON` planted on a shared
+/// built-in prototype would silently rewrite every argument and result. Refuse instead: the task
+/// gets a specific error rather than the host receiving substituted data.
+fn refuse_polluted_prototypes(ctx: &mut Context) -> JsResult<()> {
+    let constructors = ctx.intrinsics().constructors();
+    let prototypes = [
+        ("Object", constructors.object().prototype()),
+        ("Array", constructors.array().prototype()),
+        ("String", constructors.string().prototype()),
+        ("Number", constructors.number().prototype()),
+        ("Boolean", constructors.boolean().prototype()),
+        ("BigInt", constructors.bigint().prototype()),
+    ];
+    for (name, prototype) in prototypes {
+        if prototype.has_own_property(js_string!("toJSON"), ctx)? {
+            return Err(type_error(format!(
+                "refusing to convert to JSON: {name}.prototype.toJSON was defined by the task \
+                 (prototype pollution); define toJSON on your own classes instead"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Settles the promise of call `seq` with `result`. The caller has checked that `seq` is parked.

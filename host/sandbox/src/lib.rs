@@ -53,39 +53,60 @@
 //!   instructions per second in release builds.
 //! * host calls per run, bytes per call result (checked on delivery), journal bytes per run (call
 //!   arguments + results): the run fails even if the task catches the error thrown at the call.
-//! * console lines per run: beyond `max_log_lines`, one marker line is written and later lines are
-//!   dropped (the task keeps running); lines longer than `max_log_line_bytes` are cut and marked.
+//! * console lines and bytes per run (replayed segments count too, so live and replay agree):
+//!   one more fails the run ("console flood"); lines longer than `max_log_line_bytes` are cut
+//!   and marked.
 //!
-//! Not bounded in-process: wall-clock time of a segment except through the instruction budget,
-//! memory (a task can allocate large arrays or strings), and native work inside a single builtin
-//! (e.g. a huge `String.prototype.repeat`). Hard limits need the planned worker-process mode.
+//! Host-call arguments and results go through the original `JSON.stringify` (captured before task
+//! code runs); a `toJSON` defined on a built-in prototype is refused as prototype pollution.
 //!
-//! # Threads
+//! Not bounded in-process: memory (a task can allocate large arrays or strings) and native work
+//! inside a single builtin (e.g. a catastrophic regex). The worker mode bounds both.
 //!
-//! [`Sandbox`] runs `threads` executor threads; a run is pinned to one by its id; each thread keeps
-//! an LRU of live contexts (total `max_live`, 0 = replay-only). The handle is `Send + Sync + Clone`
-//! and its methods are async (tokio oneshot replies).
+//! # Backends
+//!
+//! [`Sandbox`] runs segments either on `threads` executor threads in this process (a run is pinned
+//! to one by its id; each keeps an LRU of live contexts, total `max_live`, 0 = replay-only), or in
+//! `threads` worker processes ([`Isolation::Workers`]: a command that ends in
+//! [`serve_worker_process`], e.g. `tasker-host worker`). Workers cap their own address space
+//! (`task_memory_mb` above their start-up size) and CPU per segment (`segment_cpu_secs`), and the
+//! host kills one that passes the segment's wall-clock deadline. A segment that kills its worker
+//! comes back as a failed outcome (`Limit(Memory)`, `Limit(SegmentTime)` or `Engine`), never as an
+//! error; the worker restarts on next use and its live runs answer "not live" (the caller replays).
+//!
+//! The handle is `Send + Sync + Clone` and its methods are async (must run inside a tokio runtime
+//! with I/O and time enabled in worker mode).
 
 mod clock;
 mod console;
+mod death;
 mod error;
 mod executor;
 mod globals;
 mod hash;
 mod hostcall;
 mod limits;
+mod live;
 mod loader;
 mod model;
+mod os_limits;
 mod outcome;
+mod pool;
+mod process;
 mod rng;
 mod run;
+mod sandbox;
 mod state;
+mod wire;
+mod worker;
 
 pub use error::{Error, Result};
-pub use executor::{Sandbox, SandboxConfig};
 pub use hash::args_hash;
 pub use limits::{LimitKind, SandboxLimits};
 pub use model::{
     CallResult, DeliveredResult, Delivery, FailureKind, HostCallError, IssuedCall, LogLevel,
     LogLine, ParkedCall, RunId, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
 };
+pub use process::WorkerCommand;
+pub use sandbox::{Isolation, Sandbox, SandboxConfig};
+pub use worker::serve_worker_process;

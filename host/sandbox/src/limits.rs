@@ -21,10 +21,18 @@ pub struct SandboxLimits {
     pub max_call_result_bytes: usize,
     /// Maximum journal size per run: the JSON bytes of all call arguments plus all delivered results.
     pub max_journal_bytes: u64,
-    /// Maximum console lines per run; beyond it one marker line is written and later lines are dropped.
+    /// Maximum console lines per run (replayed segments count too); one more fails the run.
     pub max_log_lines: u64,
     /// Maximum bytes of one console line; longer lines are cut and marked.
     pub max_log_line_bytes: usize,
+    /// Maximum console bytes per run (after per-line truncation); more fails the run.
+    pub max_log_bytes: u64,
+    /// Memory of one worker process in MiB (its live contexts plus the running segment), enforced
+    /// with `RLIMIT_AS` above the worker's start-up size. Worker mode only; `None` = unbounded.
+    pub task_memory_mb: Option<u64>,
+    /// CPU seconds one segment may use, enforced with `RLIMIT_CPU` in the worker and a wall-clock
+    /// deadline (twice this plus 5 s) in the host. Worker mode only; `None` = unbounded.
+    pub segment_cpu_secs: Option<u64>,
 }
 
 impl Default for SandboxLimits {
@@ -39,6 +47,9 @@ impl Default for SandboxLimits {
             max_journal_bytes: 32 * 1024 * 1024,
             max_log_lines: 10_000,
             max_log_line_bytes: 16 * 1024,
+            max_log_bytes: 4 * 1024 * 1024,
+            task_memory_mb: Some(512),
+            segment_cpu_secs: Some(20),
         }
     }
 }
@@ -61,6 +72,14 @@ pub enum LimitKind {
     CallResultBytes,
     /// [`SandboxLimits::max_journal_bytes`].
     JournalBytes,
+    /// [`SandboxLimits::max_log_lines`].
+    LogLines,
+    /// [`SandboxLimits::max_log_bytes`].
+    LogBytes,
+    /// [`SandboxLimits::task_memory_mb`] (worker mode).
+    Memory,
+    /// [`SandboxLimits::segment_cpu_secs`] (worker mode).
+    SegmentTime,
 }
 
 impl LimitKind {
@@ -74,6 +93,10 @@ impl LimitKind {
             LimitKind::HostCalls => "max_host_calls",
             LimitKind::CallResultBytes => "max_call_result_bytes",
             LimitKind::JournalBytes => "max_journal_bytes",
+            LimitKind::LogLines => "max_log_lines",
+            LimitKind::LogBytes => "max_log_bytes",
+            LimitKind::Memory => "task_memory_mb",
+            LimitKind::SegmentTime => "segment_cpu_secs",
         }
     }
 
@@ -83,14 +106,20 @@ impl LimitKind {
             LimitKind::RecursionDepth => limits.max_recursion_depth.to_string(),
             LimitKind::StackSize => limits.max_stack_size.to_string(),
             LimitKind::LoopIterations => limits.max_loop_iterations.to_string(),
-            LimitKind::InstructionBudget => limits
-                .instruction_budget
-                .map_or_else(|| "unbounded".to_owned(), |b| b.to_string()),
+            LimitKind::InstructionBudget => optional(limits.instruction_budget),
             LimitKind::HostCalls => limits.max_host_calls.to_string(),
             LimitKind::CallResultBytes => limits.max_call_result_bytes.to_string(),
             LimitKind::JournalBytes => limits.max_journal_bytes.to_string(),
+            LimitKind::LogLines => limits.max_log_lines.to_string(),
+            LimitKind::LogBytes => limits.max_log_bytes.to_string(),
+            LimitKind::Memory => optional(limits.task_memory_mb),
+            LimitKind::SegmentTime => optional(limits.segment_cpu_secs),
         }
     }
+}
+
+fn optional(value: Option<u64>) -> String {
+    value.map_or_else(|| "unbounded".to_owned(), |v| v.to_string())
 }
 
 impl SandboxLimits {

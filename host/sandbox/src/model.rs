@@ -95,13 +95,14 @@ pub struct Delivery {
 }
 
 /// Everything needed to start a run, or to rebuild it by replay.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SegmentRequest {
     /// The run.
     pub run_id: RunId,
     /// Task name (used in messages and log context).
     pub task_name: String,
     /// Task source code (CommonJS, ES module or plain script).
+    #[serde(with = "shared_str")]
     pub code: Arc<str>,
     /// The single argument passed to the handler.
     pub input: Value,
@@ -200,4 +201,24 @@ pub struct SegmentOutcome {
     pub outcome: RunOutcome,
     /// Console lines written in this segment.
     pub logs: Vec<LogLine>,
+}
+
+/// Serde for `Arc<str>` without serde's `rc` feature (the worker pipe carries task code).
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Arc<str>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<str>, D::Error> {
+        String::deserialize(deserializer).map(Arc::from)
+    }
 }

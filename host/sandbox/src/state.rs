@@ -35,6 +35,8 @@ pub(crate) struct HostState {
     pub(crate) logs: Vec<LogLine>,
     /// Console lines of the whole run, counted even while replaying (so the limit is deterministic).
     pub(crate) log_count: u64,
+    /// Console bytes of the whole run (after per-line truncation), counted like `log_count`.
+    pub(crate) log_bytes: u64,
     /// Replayed segments do not report their console lines again.
     pub(crate) suppress_logs: bool,
     /// Set when the run must fail whatever the task does next (limits, divergence).

@@ -177,30 +177,54 @@ async fn journal_bytes_per_run() {
 }
 
 #[tokio::test]
-async fn log_lines_per_run_are_truncated_with_a_marker() {
+async fn long_console_lines_are_truncated_with_a_marker() {
     let limits = SandboxLimits {
-        max_log_lines: 3,
         max_log_line_bytes: 10,
         ..SandboxLimits::default()
     };
     let sandbox = sandbox_with(limits, 10);
-    let code = "module.exports = async () => { console.log('0123456789abc'); for (let i = 0; i < 10; i++) console.log(i); return 'ok'; };";
+    let code = "module.exports = async () => { console.log('0123456789abc'); console.log('short'); return 'ok'; };";
     let outcome = sandbox
         .start_or_replay(request(1, code, json!({})))
         .await
         .unwrap();
     assert!(matches!(outcome.outcome, RunOutcome::Completed { .. }));
     let lines: Vec<&str> = outcome.logs.iter().map(|l| l.message.as_str()).collect();
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with("0123456789") && lines[0].contains("truncated, 13 bytes"),
         "{}",
         lines[0]
     );
+}
+
+#[tokio::test]
+async fn console_line_flood_fails_the_run_even_when_caught() {
+    let limits = SandboxLimits {
+        max_log_lines: 3,
+        ..SandboxLimits::default()
+    };
+    let code = "module.exports = async () => { for (let i = 0; i < 10; i++) { try { console.log(i); } catch (e) {} } return 'ok'; };";
+    let failure = fails_with(limits, code, LimitKind::LogLines).await;
     assert!(
-        lines[3].contains("log limit of 3 lines per run reached"),
+        failure.message.contains("console flood"),
         "{}",
-        lines[3]
+        failure.message
+    );
+}
+
+#[tokio::test]
+async fn console_byte_flood_fails_the_run_after_an_await_too() {
+    let limits = SandboxLimits {
+        max_log_bytes: 10_000,
+        ..SandboxLimits::default()
+    };
+    let code = "module.exports = async () => { await tools.svc.echo(1); const s = 'z'.repeat(1000); for (let i = 0; i < 100; i++) console.log(s); return 'ok'; };";
+    let failure = fails_with(limits, code, LimitKind::LogBytes).await;
+    assert!(
+        failure.message.contains("max_log_bytes (10000)"),
+        "{}",
+        failure.message
     );
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tasker_sandbox::{
-    CallResult, DeliveredResult, Delivery, IssuedCall, LogLine, ParkedCall, RunOutcome, Sandbox,
-    SandboxConfig, SandboxLimits, SegmentRequest,
+    CallResult, DeliveredResult, Delivery, Isolation, IssuedCall, LogLine, ParkedCall, RunOutcome,
+    Sandbox, SandboxConfig, SandboxLimits, SegmentRequest, WorkerCommand,
 };
 
 pub const START_MS: i64 = 1_700_000_000_000;
@@ -22,6 +22,21 @@ pub fn sandbox_with(limits: SandboxLimits, max_live: usize) -> Sandbox {
         threads: 2,
         max_live,
         limits,
+        isolation: Isolation::InProcess,
+    })
+    .expect("sandbox starts")
+}
+
+/// A sandbox running segments in `workers` worker processes (this crate's worker binary).
+pub fn worker_sandbox(limits: SandboxLimits, workers: usize, max_live: usize) -> Sandbox {
+    Sandbox::new(SandboxConfig {
+        threads: workers,
+        max_live,
+        limits,
+        isolation: Isolation::Workers(WorkerCommand {
+            program: env!("CARGO_BIN_EXE_tasker-sandbox-worker").into(),
+            args: Vec::new(),
+        }),
     })
     .expect("sandbox starts")
 }
