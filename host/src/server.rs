@@ -120,11 +120,11 @@ pub async fn run(
         listing.clone(),
         args.max_body_bytes,
     )
-        .with(Guard::new(
-            guard_cfg.clone(),
-            Some(gateway_acceptor.table()),
-        ))
-        .with(RequestContext::new(&args.cors_origin, "gateway"));
+    .with(Guard::new(
+        guard_cfg.clone(),
+        Some(gateway_acceptor.table()),
+    ))
+    .with(RequestContext::new(&args.cors_origin, "gateway"));
     let mut rx = stop_tx.subscribe();
     servers.spawn(
         Server::new_with_acceptor(gateway_acceptor)
