@@ -239,6 +239,11 @@ impl Engine {
             Ok(Some(child)) => child,
             Ok(None) => match self.submit(&name, &input, Some(call.id)).await {
                 Ok(run) => run,
+                // The database being down is not the task's fault: try again later
+                // instead of failing the parent's call for good.
+                Err(e @ (super::EngineError::Store(_) | super::EngineError::Batch(_))) => {
+                    return Settle::Retry(e.into());
+                }
                 Err(e) => return Settle::Fail(e.into()),
             },
             Err(e) => {

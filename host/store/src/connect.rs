@@ -110,7 +110,9 @@ impl Store {
 
         let mut pool_options = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30));
+            // A request that needs the database answers 503 after this long when the server
+            // is down (sqlx retries a refused connection until then); 30 s outlasted proxies.
+            .acquire_timeout(Duration::from_secs(10));
         if in_memory {
             // One connection that never closes: it *is* the database.
             pool_options = pool_options

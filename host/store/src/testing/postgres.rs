@@ -80,48 +80,99 @@ pub fn with_database(url: &str, database: &str) -> String {
 }
 
 fn start_cluster() -> TestResult<String> {
-    let bin = PathBuf::from(std::env::var(BIN_ENV).unwrap_or_else(|_| DEFAULT_BIN.to_owned()));
-    if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
-        return Err(format!(
-            "no initdb/pg_ctl in {} (install with `apt-get install -y postgresql-15`, set {BIN_ENV}, \
-             or point {URL_ENV} at a server)",
-            bin.display()
-        )
-        .into());
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("tasker-pg-")
-        .tempdir()?
-        .keep();
-    let data = dir.join("data");
-    let as_root = running_as_root();
-    if as_root {
-        run(Command::new("chown")
-            .arg("-R")
-            .arg("postgres:postgres")
-            .arg(&dir))?;
-    }
-    run(postgres_command(as_root, &bin.join("initdb"))
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]))?;
+    Ok(PostgresCluster::start()?.url())
+}
 
-    let port = free_port()?;
-    spawn_watchdog(as_root, &bin, &dir)?;
-    let server_options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-         -c max_connections=300",
-        dir.display()
-    );
-    run(postgres_command(as_root, &bin.join("pg_ctl"))
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("server.log"))
-        .args(["-w", "-t", "60", "-o", &server_options, "start"]))?;
+/// A throw-away PostgreSQL cluster of its own, for a test that must stop and restart the
+/// server (the shared per-process cluster must never go down under other tests). It is
+/// removed by the watchdog when the test process exits.
+#[derive(Debug)]
+pub struct PostgresCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_root: bool,
+}
 
-    wait_until_accepting(&bin, port)?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+impl PostgresCluster {
+    /// `initdb` into a fresh temporary directory, then starts the server on a free port.
+    pub fn start() -> TestResult<Self> {
+        let bin = PathBuf::from(std::env::var(BIN_ENV).unwrap_or_else(|_| DEFAULT_BIN.to_owned()));
+        if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
+            return Err(format!(
+                "no initdb/pg_ctl in {} (install with `apt-get install -y postgresql-15`, set {BIN_ENV}, \
+                 or point {URL_ENV} at a server)",
+                bin.display()
+            )
+            .into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("tasker-pg-")
+            .tempdir()?
+            .keep();
+        let as_root = running_as_root();
+        if as_root {
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir))?;
+        }
+        run(postgres_command(as_root, &bin.join("initdb"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]))?;
+        let cluster = Self {
+            port: free_port()?,
+            bin,
+            dir,
+            as_root,
+        };
+        spawn_watchdog(as_root, &cluster.bin, &cluster.dir)?;
+        cluster.resume()?;
+        Ok(cluster)
+    }
+
+    /// Its server URL (database `postgres`).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`: connections are cut, as in a crash).
+    pub fn halt(&self) -> TestResult<()> {
+        run(postgres_command(self.as_root, &self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-t", "60", "-m", "immediate", "stop"]))
+    }
+
+    /// Starts the server (again) on the same port and waits until it accepts connections.
+    pub fn resume(&self) -> TestResult<()> {
+        let server_options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+             -c max_connections=300",
+            self.port,
+            self.dir.display()
+        );
+        run(postgres_command(self.as_root, &self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &server_options, "start"]))?;
+        wait_until_accepting(&self.bin, self.port)
+    }
+
+    /// Creates a uniquely named empty database on this cluster and returns its URL.
+    pub async fn create_database(&self) -> TestResult<String> {
+        let server = self.url();
+        let name = unique_database_name();
+        let mut admin = PgConnection::connect(&server).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await?;
+        Ok(with_database(&server, &name))
+    }
 }
 
 fn running_as_root() -> bool {
