@@ -434,6 +434,13 @@ fn postgres_outage_gives_503_then_everything_resumes() -> Result<()> {
     );
     expect_unavailable(&submitted)?;
     expect_unavailable(&status)?;
+    // The answer comes after the pool's 10 s acquire timeout, not after the client gave up
+    // (generous margin for a busy machine; it was 30 s before, longer than many proxies wait).
+    ensure!(
+        down_at.elapsed() < Duration::from_secs(25),
+        "requests hung for {:?} while PostgreSQL was down",
+        down_at.elapsed()
+    );
     // Keep the server down longer than one pool timeout, so the loops fail several times.
     let minimum_outage = Duration::from_secs(25);
     if let Some(rest) = minimum_outage.checked_sub(down_at.elapsed()) {
