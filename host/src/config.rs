@@ -185,10 +185,10 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     /// Run submissions each client (peer IP) may make per second on average (0 = no limit;
     /// over the limit: 429 with Retry-After).
-    #[arg(long, env = "TASKER_SUBMIT_RATE_PER_SEC", default_value_t = 50.0)]
+    #[arg(long, env = "TASKER_SUBMIT_RATE_PER_SEC", default_value_t = 500.0)]
     pub submit_rate_per_sec: f64,
     /// Submissions a client may make in a burst above the average rate.
-    #[arg(long, env = "TASKER_SUBMIT_BURST", default_value_t = 100)]
+    #[arg(long, env = "TASKER_SUBMIT_BURST", default_value_t = 1000)]
     pub submit_burst: u32,
     /// Seconds a connection has to deliver a complete request head, counted from its
     /// opening or from the previous response (also closes idle keep-alive connections).

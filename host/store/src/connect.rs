@@ -32,7 +32,9 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(Error::UnsupportedUrl(url.to_owned()))
+            // Only the scheme: the rest of a URL may carry a password.
+            let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+            Err(Error::UnsupportedUrl(scheme.to_owned()))
         }
     }
 

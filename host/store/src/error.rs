@@ -9,7 +9,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The URL selects no supported backend.
     #[error(
-        "unsupported database URL {0:?}: expected sqlite:..., sqlite::memory: or postgres://..."
+        "unsupported database URL scheme {0:?}: expected sqlite:..., sqlite::memory: or postgres://..."
     )]
     UnsupportedUrl(String),
     /// Opening the pool (or the first connection) failed.
