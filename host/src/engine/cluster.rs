@@ -16,7 +16,7 @@ use tasker_store::cluster::{CALLS_CHANNEL, ENDED_CHANNEL, Notification, RUNS_CHA
 use tasker_store::{Backend, NewHost, StackRun, StackRunStatus, Store};
 
 use super::journal::error_text;
-use super::{Engine, EngineError};
+use super::{Causes, Engine, EngineError};
 
 /// How many unserved calls one deadline check looks at.
 const UNSERVED_BATCH: i64 = 200;
@@ -55,7 +55,7 @@ impl Engine {
     /// Registers this host (again, if its row was removed while it was cut off).
     pub(super) async fn register(&self) {
         if let Err(e) = self.store.register_host(&self.host_row()).await {
-            tracing::warn!("registering the host failed (will retry): {e}");
+            tracing::warn!("registering the host failed (will retry): {}", Causes(&e));
         }
     }
 
@@ -63,7 +63,7 @@ impl Engine {
     pub async fn announce(&self, address: &str) {
         *self.address.lock().unwrap_or_else(|p| p.into_inner()) = address.to_owned();
         if let Err(e) = self.store.set_host_address(&self.cfg.owner, address).await {
-            tracing::warn!("recording the host address failed: {e}");
+            tracing::warn!("recording the host address failed: {}", Causes(&e));
         }
     }
 
@@ -72,16 +72,28 @@ impl Engine {
         match self.store.heartbeat_host(&self.cfg.owner).await {
             Ok(true) => {}
             Ok(false) => self.register().await,
-            Err(e) => tracing::warn!("host heartbeat failed: {e}"),
+            Err(e) => tracing::warn!("host heartbeat failed: {}", Causes(&e)),
         }
     }
 
-    /// Hosts whose heartbeat is within one lease: the live ones.
+    /// Hosts whose heartbeat is within one lease: the live ones (also remembered, so a
+    /// wake-up addressed to a dead host is taken by the others).
     async fn live_hosts(&self) -> Result<Vec<tasker_store::HostInfo>, EngineError> {
-        Ok(self
+        let hosts = self
             .store
             .list_hosts(Some(self.cfg.lease.as_millis() as i64))
-            .await?)
+            .await?;
+        *self.live_hosts.lock().unwrap_or_else(|p| p.into_inner()) =
+            hosts.iter().map(|h| h.id.clone()).collect();
+        Ok(hosts)
+    }
+
+    /// Whether `host` was live at the last look (unknown hosts count as dead).
+    fn seems_live(&self, host: &str) -> bool {
+        self.live_hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(host)
     }
 
     /// Every service name some live host serves (this host's included).
@@ -185,7 +197,7 @@ impl Engine {
                     continue;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!("listening for wake-ups failed (will retry): {e}");
+                    tracing::warn!("listening for wake-ups failed (will retry): {}", Causes(&e));
                     tokio::time::sleep(self.cfg.poll_interval).await;
                     continue;
                 }
@@ -199,7 +211,7 @@ impl Engine {
                         self.wake();
                     }
                     Err(e) => {
-                        tracing::warn!("wake-up connection failed (reconnecting): {e}");
+                        tracing::warn!("wake-up connection failed (reconnecting): {}", Causes(&e));
                         break;
                     }
                 }
@@ -212,8 +224,13 @@ impl Engine {
             CALLS_CHANNEL if !self.capability_filter() || self.serves(&n.payload) => {
                 self.wake_calls.notify_one();
             }
-            // Sticky routing: only the host holding the live context (or anyone, for '') wakes.
-            RUNS_CHANNEL if n.payload.is_empty() || n.payload == self.cfg.owner => {
+            // Sticky routing: only the host holding the live context wakes (anyone for '', or
+            // when that host is gone: its runs are free to claim).
+            RUNS_CHANNEL
+                if n.payload.is_empty()
+                    || n.payload == self.cfg.owner
+                    || !self.seems_live(&n.payload) =>
+            {
                 self.wake_runs.notify_one();
             }
             ENDED_CHANNEL => {

@@ -12,6 +12,7 @@ use tasker_plugin_api::{CallContext, ErrorCode, PluginError};
 use tasker_store::queue::{CallClaim, CallOutcome, RetryOutcome};
 use tasker_store::{StackRun, TaskRunStatus};
 
+use super::Causes;
 use super::Engine;
 use super::journal::error_text;
 
@@ -63,7 +64,7 @@ impl Engine {
                     continue;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!("claiming calls failed (will retry): {e}"),
+                Err(e) => tracing::warn!("claiming calls failed (will retry): {}", Causes(&e)),
             }
             let _ = tokio::time::timeout(self.cfg.poll_interval, self.wake_calls.notified()).await;
         }
@@ -124,7 +125,11 @@ impl Engine {
                     Ok(RetryOutcome::NotOwner) => {
                         tracing::warn!(call_id = call.id, "lost the call's lease before retrying")
                     }
-                    Err(e) => tracing::error!(call_id = call.id, "recording a retry failed: {e}"),
+                    Err(e) => tracing::error!(
+                        call_id = call.id,
+                        "recording a retry failed: {}",
+                        Causes(&e)
+                    ),
                 }
                 return;
             }
@@ -148,7 +153,11 @@ impl Engine {
                     "lost the call's lease; its result was discarded (another host owns it)"
                 )
             }
-            Err(e) => tracing::error!(call_id = call.id, "settling the call failed: {e}"),
+            Err(e) => tracing::error!(
+                call_id = call.id,
+                "settling the call failed: {}",
+                Causes(&e)
+            ),
         }
     }
 
@@ -249,7 +258,7 @@ impl Engine {
             Err(e) => {
                 return Settle::Retry(PluginError::new(
                     ErrorCode::Configuration,
-                    format!("database: {e}"),
+                    format!("database: {}", Causes(&e)),
                 ));
             }
         };
@@ -285,7 +294,7 @@ impl Engine {
                 Err(e) => {
                     return Settle::Retry(PluginError::new(
                         ErrorCode::Configuration,
-                        format!("database: {e}"),
+                        format!("database: {}", Causes(&e)),
                     ));
                 }
             }

@@ -127,6 +127,10 @@ pub struct Engine {
     /// any host takes it over.
     held_runs: Mutex<std::collections::HashSet<i64>>,
     held_calls: Mutex<std::collections::HashSet<i64>>,
+    /// Sandbox failures per run on this host (see `segment.rs`).
+    sandbox_failures: Mutex<HashMap<i64, u32>>,
+    /// Ids of the hosts seen live at the last heartbeat (wake-ups for runs of dead hosts).
+    live_hosts: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -162,6 +166,8 @@ impl Engine {
             completions: OnceLock::new(),
             held_runs: Mutex::new(Default::default()),
             held_calls: Mutex::new(Default::default()),
+            sandbox_failures: Mutex::new(HashMap::new()),
+            live_hosts: Mutex::new(Default::default()),
         })
     }
 
@@ -340,7 +346,7 @@ impl Engine {
                     continue;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!("claiming runs failed (will retry): {e}"),
+                Err(e) => tracing::warn!("claiming runs failed (will retry): {}", Causes(&e)),
             }
             let _ = tokio::time::timeout(self.cfg.poll_interval, self.wake_runs.notified()).await;
         }
@@ -363,12 +369,12 @@ impl Engine {
             if !runs.is_empty()
                 && let Err(e) = self.store.renew_run_leases(owner, Ids(&runs), ms).await
             {
-                tracing::warn!("renewing run leases failed: {e}");
+                tracing::warn!("renewing run leases failed: {}", Causes(&e));
             }
             if !calls.is_empty()
                 && let Err(e) = self.store.renew_call_leases(owner, Ids(&calls), ms).await
             {
-                tracing::warn!("renewing call leases failed: {e}");
+                tracing::warn!("renewing call leases failed: {}", Causes(&e));
             }
             match self.store.reclaim_expired().await {
                 Ok(r) if r.calls + r.runs > 0 => {
@@ -377,10 +383,10 @@ impl Engine {
                     self.wake_calls.notify_one();
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!("reclaiming expired leases failed: {e}"),
+                Err(e) => tracing::warn!("reclaiming expired leases failed: {}", Causes(&e)),
             }
             if let Err(e) = self.fail_unserved_calls().await {
-                tracing::warn!("checking for unserved calls failed: {e}");
+                tracing::warn!("checking for unserved calls failed: {}", Causes(&e));
             }
         }
     }
@@ -458,10 +464,10 @@ impl Engine {
                 )
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!("releasing leases at shutdown failed: {e}"),
+            Err(e) => tracing::warn!("releasing leases at shutdown failed: {}", Causes(&e)),
         }
         if let Err(e) = self.store.deregister_host(&self.cfg.owner).await {
-            tracing::warn!("leaving the cluster failed: {e}");
+            tracing::warn!("leaving the cluster failed: {}", Causes(&e));
         }
     }
 }
@@ -476,14 +482,14 @@ impl From<EngineError> for PluginError {
                 PluginError::internal("the task sandbox failed")
             }
             EngineError::Batch(s) => {
-                tracing::error!("database error: {s}");
+                tracing::error!("database error (batched commit): {s}");
                 PluginError::new(
                     ErrorCode::Configuration,
                     "the database is unavailable; try again",
                 )
             }
             EngineError::Store(s) => {
-                tracing::error!("database error: {s}");
+                tracing::error!("{}", Causes(&s));
                 PluginError::new(
                     ErrorCode::Configuration,
                     "the database is unavailable; try again",
@@ -509,4 +515,20 @@ fn held_ids(set: &Mutex<std::collections::HashSet<i64>>) -> Vec<i64> {
         .iter()
         .copied()
         .collect()
+}
+
+/// An error followed by its causes ("a: b: c"), for logs: the store's errors name the failed
+/// step and keep the database's own message as their source.
+pub(crate) struct Causes<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }

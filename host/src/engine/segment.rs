@@ -14,18 +14,72 @@ use tasker_store::queue::{NewCall, SegmentEnd, SuspendOutcome, SuspendWithCalls}
 use tasker_store::{NewLog, TaskRun};
 
 use super::journal::{JournalView, settled_result};
-use super::{Engine, EngineError};
+
+/// Sandbox failures of one run on this host before the run is failed.
+const MAX_SANDBOX_FAILURES: u32 = 3;
+use super::{Causes, Engine, EngineError};
 
 impl Engine {
     /// Runs one segment of a claimed run; failures are logged and the lease left to expire
-    /// (another attempt then replays the run from its journal).
+    /// (another attempt then replays the run from its journal). A run whose segments keep
+    /// failing inside the sandbox machinery (not the database, which may come back) fails
+    /// after [`MAX_SANDBOX_FAILURES`] attempts on this host instead of being retried forever.
     pub(super) async fn run_segment(self: &Arc<Self>, run: TaskRun) {
         let run_id = run.id;
-        if let Err(e) = self.try_run_segment(run).await {
-            tracing::error!(
+        match self.try_run_segment(run).await {
+            Ok(()) => {
+                self.sandbox_failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&run_id);
+            }
+            Err(EngineError::Sandbox(message)) => {
+                let failures = {
+                    let mut map = self
+                        .sandbox_failures
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    let n = map.entry(run_id).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                if failures < MAX_SANDBOX_FAILURES {
+                    tracing::error!(
+                        run_id,
+                        failures,
+                        "segment failed in the sandbox, will be retried after the lease expires: {message}"
+                    );
+                    return;
+                }
+                tracing::error!(
+                    run_id,
+                    "segment failed in the sandbox {failures} times; failing the run: {message}"
+                );
+                let error = json!({
+                    "kind": "engine",
+                    "message": format!("the task engine failed {failures} times running this task; the run was stopped (see the host log for run {run_id})"),
+                })
+                .to_string();
+                if let Err(e) = self
+                    .store
+                    .fail_run(run_id, self.segment_end(), &error)
+                    .await
+                {
+                    tracing::error!(run_id, "failing the run failed: {}", Causes(&e));
+                    return;
+                }
+                self.sandbox_failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&run_id);
+                self.sandbox.forget(run_id);
+                self.notify_ended(run_id);
+            }
+            Err(e) => tracing::error!(
                 run_id,
-                "segment failed, will be retried after the lease expires: {e}"
-            );
+                "segment failed, will be retried after the lease expires: {}",
+                Causes(&e)
+            ),
         }
     }
 
@@ -39,7 +93,13 @@ impl Engine {
         // Fast path: deliver only what settled since the last segment to the live context,
         // without reading the whole journal (keeps n sequential calls linear, not quadratic).
         if !segment_times.is_empty() && self.cfg.live_cache {
-            let fresh = self.store.undelivered_calls(run.id).await?;
+            // One transaction takes the waiting results and records their delivery with the
+            // segment's time, before any code runs (a crash replays the same deliveries).
+            let segment_index = segment_times.len() as i64;
+            let fresh = self
+                .store
+                .deliver_settled(run.id, segment_index, now)
+                .await?;
             let results: Vec<DeliveredResult> = fresh
                 .iter()
                 .filter_map(|c| {
@@ -50,9 +110,11 @@ impl Engine {
                 })
                 .collect();
             if !results.is_empty() {
-                let delivery = self
-                    .record_delivery(&run, &mut segment_times, results, now)
-                    .await?;
+                segment_times.push(now);
+                let delivery = Delivery {
+                    segment_time_ms: now,
+                    results,
+                };
                 if let Some(outcome) = self
                     .sandbox
                     .resume_live(run.id, delivery)

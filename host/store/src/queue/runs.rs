@@ -134,7 +134,7 @@ macro_rules! append_only {
         )
     };
 }
-const APPEND_SEGMENT: Sql = Sql {
+pub(super) const APPEND_SEGMENT: Sql = Sql {
     sqlite: append_only!(sqlite),
     postgres: append_only!(postgres),
 };

@@ -1,7 +1,8 @@
-//! The end of a segment that waits on host calls, in one transaction: record the new calls
-//! (those for services the ending host runs itself already claimed by it, the others pending
-//! for any host that serves them) and suspend the run. One commit instead of two or three per
-//! segment, and no window in which the calls exist but the run still looks running.
+//! Segment boundaries in one transaction each. The end of a segment that waits on host calls:
+//! record the new calls (those for services the ending host runs itself already claimed by
+//! it, the others pending for any host that serves them) and suspend the run. The start of a
+//! resumed segment: take the settled results not delivered yet, mark them delivered and
+//! append the segment's time. One commit each, and no window in which one half is recorded.
 
 use std::collections::HashSet;
 
@@ -11,7 +12,15 @@ use super::calls::{InitialState, ROWS_PER_INSERT, insert_chunk};
 use super::{Lease, NewCall, SegmentEnd, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
+use crate::sql::{Sql, stack_run_columns};
 use crate::{Result, StackRun, StackRunStatus, Store, TaskRunStatus};
+
+/// $1 run id, $2 segment number: the run's settled, undelivered calls become delivered.
+const DELIVER_SETTLED: Sql = Sql::same(concat!(
+    "UPDATE stack_runs SET delivered_segment = $2 WHERE task_run_id = $1 \
+     AND delivered_segment IS NULL AND status IN ('completed', 'failed') RETURNING ",
+    stack_run_columns!()
+));
 
 /// What a suspending segment records.
 #[derive(Clone, Copy, Debug)]
@@ -87,5 +96,40 @@ impl Store {
                 _ => SuspendOutcome::Suspended,
             },
         })
+    }
+}
+
+impl Store {
+    /// Starts a resumed segment: marks the run's settled, not yet delivered calls as delivered
+    /// in `segment` and appends `segment_ms` to its segment times, atomically; returns those
+    /// calls by seq. Empty (and nothing written) when no result is waiting.
+    pub async fn deliver_settled(
+        &self,
+        run_id: i64,
+        segment: i64,
+        segment_ms: i64,
+    ) -> Result<Vec<StackRun>> {
+        const STEP: &str = "deliver settled calls";
+        let mut tx = self.begin_write(STEP).await?;
+        let rows = sqlx::query(self.sql(&DELIVER_SETTLED))
+            .bind(run_id)
+            .bind(segment)
+            .fetch_all(&mut *tx)
+            .await
+            .step(STEP)?;
+        if rows.is_empty() {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(Vec::new());
+        }
+        let mut delivered = decode_all(&rows, StackRun::from_row)?;
+        sqlx::query(self.sql(&super::runs::APPEND_SEGMENT))
+            .bind(run_id)
+            .bind(segment_ms)
+            .execute(&mut *tx)
+            .await
+            .step(STEP)?;
+        tx.commit().await.step(STEP)?;
+        delivered.sort_by_key(|c| c.seq);
+        Ok(delivered)
     }
 }
