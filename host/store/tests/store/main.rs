@@ -7,6 +7,7 @@ mod concurrency;
 mod leases;
 mod reads;
 mod runs;
+mod segments;
 
 use tasker_store::{Clock, Lease, NewCall, NewRun, RunClaim, Store, StoreOptions, TaskRun};
 
