@@ -10,6 +10,7 @@ use crate::names::{UniqueNames, method_path, prefixed};
 use crate::schema_convert::{
     local_definition_name, local_definitions, to_openapi_schema_with_refs,
 };
+use crate::security::{self, Access};
 
 /// The OpenAPI version every generated document declares.
 pub const OPENAPI_VERSION: &str = "3.0.3";
@@ -59,10 +60,12 @@ impl DocBuilder {
             .map(|m| self.operation_ids.claim(&format!("{service}.{}", m.name)))
             .collect();
         for (method, operation_id) in manifest.methods.iter().zip(method_ids) {
-            let operation = self.method_operation(service, method, operation_id);
+            let mut operation = self.method_operation(service, method, operation_id);
+            Access::of_method(method).apply(&mut operation);
             self.add_operation(&method_path(prefix, &method.name), "post", operation);
         }
-        let call = self.generic_call_operation(manifest);
+        let mut call = self.generic_call_operation(manifest);
+        Access::of_any_method(manifest).apply(&mut call);
         self.add_operation(&prefixed(prefix, "/"), "post", call);
         let health = json!({
             "tags": [service],
@@ -77,19 +80,21 @@ impl DocBuilder {
             }
         });
         self.add_operation(&prefixed(prefix, "/health"), "get", health);
-        let spec = json!({
+        let mut spec = json!({
             "tags": [service],
             "summary": format!("This OpenAPI document of {service}"),
             "operationId": self.operation_ids.claim(&format!("{service}._openapi")),
             "responses": { "200": json_document_response("The OpenAPI 3.0 document") }
         });
+        Access::any_token().apply(&mut spec);
         self.add_operation(&prefixed(prefix, "/openapi.json"), "get", spec);
-        let docs = json!({
+        let mut docs = json!({
             "tags": [service],
             "summary": format!("Swagger UI for {service}"),
             "operationId": self.operation_ids.claim(&format!("{service}._docs")),
             "responses": { "200": html_response() }
         });
+        Access::any_token().apply(&mut docs);
         self.add_operation(&prefixed(prefix, "/docs"), "get", docs);
     }
 
@@ -220,7 +225,11 @@ impl DocBuilder {
         document.insert("paths".into(), Value::Object(self.paths));
         document.insert(
             "components".into(),
-            json!({ "schemas": Value::Object(self.schemas), "responses": Value::Object(self.responses) }),
+            json!({
+                "schemas": Value::Object(self.schemas),
+                "responses": Value::Object(self.responses),
+                "securitySchemes": security::security_schemes()
+            }),
         );
         Value::Object(document)
     }

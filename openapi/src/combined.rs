@@ -8,6 +8,7 @@ use tasker_plugin_api::Manifest;
 
 use crate::builder::{DocBuilder, docs_response, json_response};
 use crate::envelope::{names as shared, schema_ref};
+use crate::security::Access;
 
 /// What the gateway knows about a service besides its manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,12 +107,16 @@ fn add_gateway_routes(builder: &mut DocBuilder) {
         ),
     ];
     for (path, operation_id, summary, ok) in routes {
-        let operation = json!({
+        let mut operation = json!({
             "tags": ["gateway"],
             "summary": summary,
             "operationId": builder.operation_ids.claim(operation_id),
             "responses": { "200": ok }
         });
+        // `/health` stays open (load balancers probe it); the rest needs any valid token.
+        if path != "/health" {
+            Access::any_token().apply(&mut operation);
+        }
         builder.add_operation(path, "get", operation);
     }
 }

@@ -47,12 +47,12 @@ pub const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "401",
         "Unauthorized",
-        "Credentials missing or rejected (code AUTHENTICATION_ERROR)",
+        "No valid bearer token, or credentials an upstream rejected (code AUTHENTICATION_ERROR)",
     ),
     (
         "403",
         "Forbidden",
-        "Not allowed (code AUTHORIZATION_ERROR), e.g. a table the plugin refuses",
+        "Not allowed (code AUTHORIZATION_ERROR): the token's scope is too weak, or e.g. a table the plugin refuses",
     ),
     (
         "404",

@@ -9,6 +9,7 @@ mod envelope;
 pub mod jsdoc;
 mod names;
 mod schema_convert;
+mod security;
 mod service_doc;
 mod swagger;
 
@@ -16,6 +17,7 @@ pub use builder::OPENAPI_VERSION;
 pub use combined::{ServiceInfo, combined_document};
 pub use jsdoc::{SchemaFormat, TaskDoc, parse_task_doc, task_schema};
 pub use schema_convert::to_openapi_schema;
+pub use security::{Access, BEARER_AUTH, REQUIRED_SCOPE_EXTENSION, security_schemes};
 pub use service_doc::{DocOptions, Server, service_document};
 pub use swagger::{
     SWAGGER_UI_VERSION, SwaggerAsset, swagger_asset, swagger_ui_html, swagger_ui_html_linked,

@@ -229,3 +229,65 @@ fn combined_document_covers_all_services() -> Result {
     assert_known_schemas(&doc, "/services/echo-service", "combined")?;
     Ok(())
 }
+
+/// With API tokens configured the served documents declare the bearer scheme and each
+/// operation's scope: admin methods and REST routes `admin`, health open.
+#[test]
+fn served_documents_declare_bearer_auth_and_scopes() -> Result {
+    const READ: &str = "read-token-openapi-0123456789";
+    let host = TestHost::builder()
+        .plugins(&["keystore"])
+        .env("TASKER_API_TOKENS", &format!("read:{READ}"))
+        .start()?;
+    let gateway = host
+        .get_as(READ, &format!("{}/openapi.json", host.gateway_url()))?
+        .json()?;
+    let own_port = host
+        .get_as(
+            READ,
+            &format!("{}/openapi.json", host.service_url("keystore")?),
+        )?
+        .json()?;
+    for (doc, prefix, what) in [
+        (&gateway, "/services/keystore", "gateway"),
+        (&own_port, "", "keystore port"),
+    ] {
+        assert_openapi_3(doc, what)?;
+        let scheme = &doc["components"]["securitySchemes"]["bearerAuth"];
+        assert_eq!(scheme["type"], "http", "{what}: {scheme}");
+        assert_eq!(scheme["scheme"], "bearer", "{what}: {scheme}");
+        let set_key = &doc["paths"][format!("{prefix}/setKey")]["post"];
+        assert_eq!(set_key["x-required-scope"], "admin", "{what}: setKey");
+        assert_eq!(
+            set_key["security"],
+            serde_json::json!([{ "bearerAuth": [] }])
+        );
+        assert!(
+            set_key["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Requires a token with the `admin` scope"),
+            "{what}: {}",
+            set_key["description"]
+        );
+        let get_key = &doc["paths"][format!("{prefix}/getKey")]["post"];
+        assert_eq!(get_key["x-required-scope"], "admin", "{what}: getKey");
+        assert!(
+            get_key["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("tasks may call it with `execute`"),
+            "{what}: {}",
+            get_key["description"]
+        );
+        assert!(doc["paths"][format!("{prefix}/health")]["get"]["security"].is_null());
+    }
+    let register = &gateway["paths"]["/services/task-executor/tasks"]["post"];
+    assert_eq!(register["x-required-scope"], "admin");
+    assert!(register["responses"]["401"].is_object() && register["responses"]["403"].is_object());
+    assert_eq!(
+        gateway["paths"]["/services"]["get"]["x-required-scope"],
+        "read"
+    );
+    Ok(())
+}

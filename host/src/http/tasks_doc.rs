@@ -1,8 +1,14 @@
 //! OpenAPI description of the task API's REST routes (see `tasks_routes.rs`), merged into
 //! task-executor's document and the gateway's combined document. Keep it in step with the
 //! routes: the committed documents under `openapi/generated/` make every change visible.
+//! Each route needs the token scope of the task-executor method it stands for (read from the
+//! manifest, as `tasks_routes.rs` enforces it).
 
 use serde_json::{Map, Value, json};
+use tasker_openapi::Access;
+use tasker_plugin_api::Manifest;
+
+use crate::services::tasks::manifest;
 
 fn envelope(description: &str) -> Value {
     json!({
@@ -18,11 +24,19 @@ fn envelope(description: &str) -> Value {
     })
 }
 
-fn op(summary: &str, id: &str, params: Value, body: Option<Value>, ok: &str) -> Value {
+/// The operation of the route standing for task-executor's `method`.
+fn op(
+    executor: &Manifest,
+    summary: &str,
+    method: &str,
+    params: Value,
+    body: Option<Value>,
+    ok: &str,
+) -> Value {
     let mut op = json!({
         "tags": ["task-executor"],
         "summary": summary,
-        "operationId": format!("task-executor.rest.{id}"),
+        "operationId": format!("task-executor.rest.{method}"),
         "parameters": params,
         "responses": {
             "200": envelope(ok),
@@ -37,6 +51,7 @@ fn op(summary: &str, id: &str, params: Value, body: Option<Value>, ok: &str) -> 
         op["requestBody"] =
             json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
+    Access::of_manifest_method(executor, method).apply(&mut op);
     op
 }
 
@@ -50,6 +65,10 @@ fn path_param(name: &str, kind: &str) -> Value {
 
 /// The REST paths, each prefixed with `prefix` ("" or "/services/task-executor").
 pub fn task_api_paths(prefix: &str) -> Map<String, Value> {
+    let executor = manifest();
+    let op = |summary: &str, method: &str, params: Value, body: Option<Value>, ok: &str| {
+        op(&executor, summary, method, params, body, ok)
+    };
     let register = json!({
         "type": "object", "required": ["name", "code"],
         "properties": { "name": { "type": "string" }, "code": { "type": "string" }, "description": { "type": "string" } }
