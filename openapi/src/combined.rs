@@ -94,6 +94,12 @@ fn add_gateway_routes(builder: &mut DocBuilder) {
             json_response("The registry", registry),
         ),
         (
+            "/cluster",
+            "gateway._cluster",
+            "Hosts sharing the database: liveness, services, leases held, queue depth per service, oldest ready call, services no live host serves",
+            json_response("The cluster report", cluster_report_schema()),
+        ),
+        (
             "/openapi.json",
             "gateway._openapi",
             "This combined OpenAPI document",
@@ -113,9 +119,12 @@ fn add_gateway_routes(builder: &mut DocBuilder) {
             "operationId": builder.operation_ids.claim(operation_id),
             "responses": { "200": ok }
         });
-        // `/health` stays open (load balancers probe it); the rest needs any valid token.
-        if path != "/health" {
-            Access::any_token().apply(&mut operation);
+        // `/health` stays open (load balancers probe it); `/cluster` is operator information
+        // (admin); the rest needs any valid token.
+        match path {
+            "/health" => {}
+            "/cluster" => Access::scope(tasker_plugin_api::Scope::Admin).apply(&mut operation),
+            _ => Access::any_token().apply(&mut operation),
         }
         builder.add_operation(path, "get", operation);
     }
@@ -250,4 +259,51 @@ fn rewrite_refs(value: &mut Value, from: &str, to: &str) {
             .for_each(|item| rewrite_refs(item, from, to)),
         _ => {}
     }
+}
+
+/// The shape of `GET /cluster` (see the host's engine/cluster.rs).
+fn cluster_report_schema() -> Value {
+    let count_map = json!({ "type": "object", "additionalProperties": { "type": "integer" } });
+    json!({
+        "type": "object",
+        "properties": {
+            "self": { "type": "string", "nullable": true, "description": "This host's id" },
+            "backend": { "type": "string" },
+            "leaseMs": { "type": "integer" },
+            "hosts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "string" },
+                        "self": { "type": "boolean" },
+                        "address": { "type": "string" },
+                        "version": { "type": "string" },
+                        "live": { "type": "boolean" },
+                        "startedAt": { "type": "string", "format": "date-time" },
+                        "heartbeatAgeMs": { "type": "integer" },
+                        "services": { "type": "array", "items": { "type": "string" } },
+                        "leases": {
+                            "type": "object",
+                            "properties": {
+                                "runs": { "type": "integer" },
+                                "calls": { "type": "integer" }
+                            }
+                        }
+                    }
+                }
+            },
+            "orphanedLeases": { "type": "array", "items": { "type": "object" } },
+            "queue": {
+                "type": "object",
+                "properties": {
+                    "runs": count_map,
+                    "calls": count_map,
+                    "pendingByService": count_map,
+                    "oldestReadyAgeMs": { "type": "integer", "nullable": true }
+                }
+            },
+            "unservedServices": { "type": "array", "items": { "type": "string" } }
+        }
+    })
 }

@@ -79,6 +79,12 @@ fn scopes_gate_the_gateway_and_a_service_port() -> Result<()> {
         let ok = h.get_as(READ, &url)?;
         ensure!(ok.status == 200, "{url} with a read token: {}", ok.status);
     }
+    // The cluster report is operator information: admin only.
+    let cluster = format!("{gw}/cluster");
+    expect_unauthenticated(&h.get(&cluster)?)?;
+    expect_forbidden(&h.get_as(EXECUTE, &cluster)?, "admin")?;
+    let report = h.get_as(ADMIN, &cluster)?.expect_data(200)?;
+    ensure!(report["hosts"].is_array(), "{report:#}");
     // An ordinary method needs execute, on both mounts and in every request form.
     for base in [&echo_port, &echo_gw] {
         let url = format!("{base}/echo");

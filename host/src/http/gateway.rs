@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::engine::Engine;
 use crate::http::docs::{ServiceDocs, gateway_docs, service_docs};
 use crate::http::envelope::{self, RequestMeta};
+use crate::http::guard::Caller;
 use crate::http::service_routes::{ServiceCtx, service_routes};
 use crate::registry::Registry;
 use crate::registry_file::ServiceListing;
@@ -105,8 +106,20 @@ fn services(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
 }
 
 #[handler]
-async fn cluster(ctx: Data<&GatewayCtx>, meta: Data<&RequestMeta>) -> Response {
-    let report = ctx.engine.cluster_report().await.map_err(Into::into);
+async fn cluster(
+    ctx: Data<&GatewayCtx>,
+    caller: Option<Data<&Caller>>,
+    meta: Data<&RequestMeta>,
+) -> Response {
+    // Hosts, addresses and lease holders are operator information: admin only.
+    let allowed = caller.map_or(Ok(()), |c| {
+        c.principal
+            .require(tasker_plugin_api::Scope::Admin, "GET /cluster")
+    });
+    let report = match allowed {
+        Ok(()) => ctx.engine.cluster_report().await.map_err(Into::into),
+        Err(e) => Err(e),
+    };
     envelope::outcome(report, &meta)
 }
 
