@@ -1,15 +1,16 @@
-//! Group commit of call completions: results of calls that finish at about the same time are
-//! journaled in one transaction ([`Store::complete_calls`]) instead of one commit each. Under
-//! load the batches grow by themselves (everything that arrived while the previous commit ran);
-//! alone, a completion waits for nobody.
+//! Group commit of the two most frequent writes: call completions ([`Store::complete_calls`])
+//! and segment ends (new calls + suspend, [`Store::suspend_many`]). Writes that arrive at about
+//! the same time share one transaction instead of one commit each. Under load the batches grow
+//! by themselves (everything that arrived while the previous commit ran); alone, a write waits
+//! for nobody.
 //!
-//! Must not change what a completion means: each call still gets its own outcome (settled and
-//! maybe woke its run, or not the lease owner), exactly as [`Store::complete_call`] gives it.
+//! Must not change what a write means: each gets its own outcome (settled and maybe woke its
+//! run, or not the lease owner), exactly as the single-row functions give it.
 
 use std::sync::Arc;
 
 use tasker_store::Store;
-use tasker_store::queue::CallOutcome;
+use tasker_store::queue::{CallOutcome, Lease, NewCall, SegmentEnd, SuspendWithCalls, Suspended};
 use tokio::sync::{mpsc, oneshot};
 
 use super::EngineError;
@@ -95,6 +96,109 @@ async fn commit_loop(store: Store, owner: Arc<str>, mut rx: mpsc::UnboundedRecei
                 let message = e.to_string();
                 for completion in batch.drain(..) {
                     let _ = completion.reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A segment end waiting for its commit.
+pub(super) struct SegmentEndJob {
+    pub run_id: i64,
+    pub calls_seen: i64,
+    pub pending: Vec<NewCall>,
+    pub claimed: Vec<NewCall>,
+    reply: oneshot::Sender<Result<Suspended, String>>,
+}
+
+/// The sending side of segment ends, held by the engine.
+pub(super) struct SegmentEnds {
+    tx: mpsc::UnboundedSender<SegmentEndJob>,
+}
+
+impl SegmentEnds {
+    /// Starts the committing task for `owner`'s segment ends (claimed calls leased for
+    /// `lease_ms`).
+    pub(super) fn start(store: Store, owner: Arc<str>, lease_ms: i64) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(suspend_loop(store, owner, lease_ms, rx));
+        Self { tx }
+    }
+
+    /// Records the calls and suspends the run with the next batch.
+    pub(super) async fn suspend(
+        &self,
+        run_id: i64,
+        calls_seen: i64,
+        pending: Vec<NewCall>,
+        claimed: Vec<NewCall>,
+    ) -> Result<Suspended, EngineError> {
+        let (reply, done) = oneshot::channel();
+        let job = SegmentEndJob {
+            run_id,
+            calls_seen,
+            pending,
+            claimed,
+            reply,
+        };
+        self.tx
+            .send(job)
+            .map_err(|_| EngineError::Batch("the segment-end writer stopped".into()))?;
+        match done.await {
+            Ok(Ok(suspended)) => Ok(suspended),
+            Ok(Err(message)) => Err(EngineError::Batch(message)),
+            Err(_) => Err(EngineError::Batch("the segment-end writer stopped".into())),
+        }
+    }
+}
+
+async fn suspend_loop(
+    store: Store,
+    owner: Arc<str>,
+    lease_ms: i64,
+    mut rx: mpsc::UnboundedReceiver<SegmentEndJob>,
+) {
+    let mut batch: Vec<SegmentEndJob> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let lease = Lease {
+            owner: &owner,
+            duration_ms: lease_ms,
+        };
+        let entries: Vec<SuspendWithCalls<'_>> = batch
+            .iter()
+            .map(|job| SuspendWithCalls {
+                run_id: job.run_id,
+                end: SegmentEnd {
+                    owner: &owner,
+                    segment_ms: None,
+                },
+                calls_seen: job.calls_seen,
+                pending: &job.pending,
+                claimed: &job.claimed,
+                lease,
+            })
+            .collect();
+        let outcome = store.suspend_many(&entries).await;
+        drop(entries);
+        match outcome {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                // Rolled back as a whole: every run is still running under this host's
+                // lease; each segment reports the failure and is retried after it expires.
+                let message = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(message.clone()));
                 }
             }
         }

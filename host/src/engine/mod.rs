@@ -122,6 +122,8 @@ pub struct Engine {
     draining: AtomicBool,
     /// Group commit of call results, started with the loops.
     completions: OnceLock<batch::Completions>,
+    /// Group commit of segment ends, started with the loops.
+    segment_ends: OnceLock<batch::SegmentEnds>,
     /// Runs and calls this host is working on right now: the only leases it renews. Work
     /// abandoned on an error path is thus never kept alive by renewal; its lease expires and
     /// any host takes it over.
@@ -164,6 +166,7 @@ impl Engine {
             address: Mutex::new(String::new()),
             draining: AtomicBool::new(false),
             completions: OnceLock::new(),
+            segment_ends: OnceLock::new(),
             held_runs: Mutex::new(Default::default()),
             held_calls: Mutex::new(Default::default()),
             sandbox_failures: Mutex::new(HashMap::new()),
@@ -207,6 +210,11 @@ impl Engine {
         let _ = self.completions.set(batch::Completions::start(
             self.store.clone(),
             self.cfg.owner.as_str().into(),
+        ));
+        let _ = self.segment_ends.set(batch::SegmentEnds::start(
+            self.store.clone(),
+            self.cfg.owner.as_str().into(),
+            self.cfg.lease.as_millis() as i64,
         ));
         tokio::spawn(self.clone().run_loop());
         tokio::spawn(self.clone().call_loop());

@@ -300,17 +300,25 @@ impl Engine {
                 let (local, remote): (Vec<NewCall>, Vec<NewCall>) = calls
                     .into_iter()
                     .partition(|c| !self.capability_filter() || self.serves(&c.service));
-                let suspended = self
-                    .store
-                    .suspend_with_calls(&SuspendWithCalls {
-                        run_id: run.id,
-                        end: self.segment_end(),
-                        calls_seen: run.calls_completed,
-                        pending: &remote,
-                        claimed: &local,
-                        lease: self.lease(),
-                    })
-                    .await?;
+                let suspended = match self.segment_ends.get() {
+                    Some(batch) => {
+                        batch
+                            .suspend(run.id, run.calls_completed, remote, local)
+                            .await?
+                    }
+                    None => {
+                        self.store
+                            .suspend_with_calls(&SuspendWithCalls {
+                                run_id: run.id,
+                                end: self.segment_end(),
+                                calls_seen: run.calls_completed,
+                                pending: &remote,
+                                claimed: &local,
+                                lease: self.lease(),
+                            })
+                            .await?
+                    }
+                };
                 for call in suspended.inserted_claimed {
                     self.spawn_dispatch(call);
                 }

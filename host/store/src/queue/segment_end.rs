@@ -51,52 +51,81 @@ impl Store {
         const STEP: &str = "suspend with calls";
         let now = self.now();
         let mut tx = self.begin_write(STEP).await?;
-        let pending = InitialState {
-            status: StackRunStatus::Pending,
-            lease: None,
-        };
-        let claimed = InitialState {
-            status: StackRunStatus::Processing,
-            lease: Some(s.lease),
-        };
-        let mut inserted_claimed = Vec::new();
-        for (calls, initial) in [(s.pending, &pending), (s.claimed, &claimed)] {
-            let mut seen = HashSet::with_capacity(calls.len());
-            let unique: Vec<&NewCall> = calls.iter().filter(|c| seen.insert(c.seq)).collect();
-            for chunk in unique.chunks(ROWS_PER_INSERT) {
-                let rows = insert_chunk(&mut *tx, s.run_id, chunk, initial, now).await?;
-                if initial.lease.is_some() {
-                    inserted_claimed.extend(decode_all(&rows, StackRun::from_row)?);
-                }
+        let suspended = suspend_in(self, &mut tx, s, now).await?;
+        tx.commit().await.step(STEP)?;
+        Ok(suspended)
+    }
+
+    /// [`Store::suspend_with_calls`] for several runs in one transaction (group commit under
+    /// load); one result per entry, in the order given. Runs are locked in id order, so two
+    /// hosts' batches cannot deadlock.
+    pub async fn suspend_many(&self, entries: &[SuspendWithCalls<'_>]) -> Result<Vec<Suspended>> {
+        const STEP: &str = "suspend runs with calls";
+        let now = self.now();
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|&i| entries[i].run_id);
+        let mut results: Vec<Option<Suspended>> = vec![None; entries.len()];
+        let mut tx = self.begin_write(STEP).await?;
+        for i in order {
+            results[i] = Some(suspend_in(self, &mut tx, &entries[i], now).await?);
+        }
+        tx.commit().await.step(STEP)?;
+        Ok(results.into_iter().flatten().collect())
+    }
+}
+
+/// Suspends the run (owner checked first) and, if it was ours, records its new calls, inside
+/// the caller's transaction.
+async fn suspend_in(
+    store: &Store,
+    tx: &mut sqlx::AnyConnection,
+    s: &SuspendWithCalls<'_>,
+    now: i64,
+) -> Result<Suspended> {
+    const STEP: &str = "suspend with calls";
+    let row = sqlx::query(store.sql(&super::runs::SUSPEND))
+        .bind(s.run_id)
+        .bind(s.end.owner)
+        .bind(s.calls_seen)
+        .bind(now)
+        .bind(s.end.segment_ms)
+        .fetch_optional(&mut *tx)
+        .await
+        .step(STEP)?;
+    let Some(row) = row else {
+        return Ok(Suspended {
+            inserted_claimed: Vec::new(),
+            outcome: SuspendOutcome::NotOwner,
+        });
+    };
+    let status: String = row.try_get(0).step(STEP)?;
+    let pending = InitialState {
+        status: StackRunStatus::Pending,
+        lease: None,
+    };
+    let claimed = InitialState {
+        status: StackRunStatus::Processing,
+        lease: Some(s.lease),
+    };
+    let mut inserted_claimed = Vec::new();
+    for (calls, initial) in [(s.pending, &pending), (s.claimed, &claimed)] {
+        let mut seen = HashSet::with_capacity(calls.len());
+        let unique: Vec<&NewCall> = calls.iter().filter(|c| seen.insert(c.seq)).collect();
+        for chunk in unique.chunks(ROWS_PER_INSERT) {
+            let rows = insert_chunk(&mut *tx, s.run_id, chunk, initial, now).await?;
+            if initial.lease.is_some() {
+                inserted_claimed.extend(decode_all(&rows, StackRun::from_row)?);
             }
         }
-        let row = sqlx::query(self.sql(&super::runs::SUSPEND))
-            .bind(s.run_id)
-            .bind(s.end.owner)
-            .bind(s.calls_seen)
-            .bind(now)
-            .bind(s.end.segment_ms)
-            .fetch_optional(&mut *tx)
-            .await
-            .step(STEP)?;
-        let Some(row) = row else {
-            // Dropping the transaction rolls the inserts back: another host owns the run now.
-            return Ok(Suspended {
-                inserted_claimed: Vec::new(),
-                outcome: SuspendOutcome::NotOwner,
-            });
-        };
-        let status: String = row.try_get(0).step(STEP)?;
-        tx.commit().await.step(STEP)?;
-        inserted_claimed.sort_by_key(|c| c.seq);
-        Ok(Suspended {
-            inserted_claimed,
-            outcome: match status.parse()? {
-                TaskRunStatus::Resumable => SuspendOutcome::Resumable,
-                _ => SuspendOutcome::Suspended,
-            },
-        })
     }
+    inserted_claimed.sort_by_key(|c| c.seq);
+    Ok(Suspended {
+        inserted_claimed,
+        outcome: match status.parse()? {
+            TaskRunStatus::Resumable => SuspendOutcome::Resumable,
+            _ => SuspendOutcome::Suspended,
+        },
+    })
 }
 
 impl Store {
