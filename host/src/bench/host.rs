@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use clap::ValueEnum;
 use serde_json::Value;
+
+use crate::config::SandboxMode;
 
 /// How long a host may take to become ready (a debug build on a busy 2-core machine).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -28,6 +31,8 @@ pub struct HostOptions {
     pub lease_secs: Option<u64>,
     /// `--call-timeout-secs N`.
     pub call_timeout_secs: Option<u64>,
+    /// `--sandbox MODE` (None: the host's default).
+    pub sandbox: Option<SandboxMode>,
 }
 
 impl HostOptions {
@@ -35,6 +40,14 @@ impl HostOptions {
         let mut args = Vec::new();
         if self.replay_only {
             args.push("--replay-only".to_owned());
+        }
+        if let Some(name) = self
+            .sandbox
+            .and_then(|mode| mode.to_possible_value())
+            .map(|value| value.get_name().to_owned())
+        {
+            args.push("--sandbox".to_owned());
+            args.push(name);
         }
         let numbers = [
             ("--max-live-tasks", self.max_live_tasks.map(|n| n as u64)),
@@ -88,6 +101,9 @@ impl BenchHost {
             .arg("--registry-file")
             .arg(&registry)
             .args(["--database-url", database_url])
+            // The bench is the hosts' only client and measures the engine, not the
+            // per-client admission limit (its default would answer 429 while parking).
+            .args(["--submit-rate-per-sec", "0"])
             .args(options.to_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

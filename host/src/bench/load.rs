@@ -49,7 +49,7 @@ async fn load_row(ctx: &mut Ctx, spec: LoadSpec<'_>) -> anyhow::Result<()> {
     let db = ctx.database(spec.kind).await?;
     let mut hosts = Vec::new();
     for _ in 0..spec.hosts {
-        hosts.push(BenchHost::start(ctx.plugins(), db.url(), &HostOptions::default()).await?);
+        hosts.push(ctx.start_host(db.url(), &HostOptions::default()).await?);
     }
     let apis = hosts
         .iter()

@@ -1,19 +1,22 @@
-//! Before/after readings around one measured stretch: wall time, the hosts' CPU time
-//! (utime + stime of every host process), their peak resident memory (VmHWM) and the
-//! database's growth on disk. Reads only; the workload runs between `start` and `finish`.
+//! Before/after readings around one measured stretch: wall time, the CPU time of every
+//! host's whole process tree (host + sandbox and plugin worker children, exited ones
+//! included), the largest tree RSS sampled during the stretch, and the database's growth
+//! on disk. Reads only; the workload runs between `start` and `finish`.
 
 use std::time::{Duration, Instant};
 
 use super::database::BenchDb;
 use super::host::BenchHost;
-use super::proc::{ProcSample, sample, ticks_to_seconds};
+use super::proc::ticks_to_seconds;
+use super::tree::{PeakSampler, TreeSample, sample_tree};
 
-/// Readings taken before the measured stretch.
+/// Readings taken before the measured stretch, and the RSS sampler running through it.
 #[derive(Debug)]
 pub struct Probe {
     started: Instant,
-    before: Vec<ProcSample>,
+    before: Vec<TreeSample>,
     db_before: Option<u64>,
+    sampler: PeakSampler,
 }
 
 /// What changed during the measured stretch.
@@ -21,18 +24,19 @@ pub struct Probe {
 pub struct Measured {
     /// Wall time.
     pub wall: Duration,
-    /// CPU seconds used by all hosts together.
+    /// CPU seconds used by all hosts' process trees together.
     pub cpu_secs: Option<f64>,
-    /// Largest peak resident memory among the hosts, KiB.
-    pub peak_rss_kb: Option<u64>,
-    /// Current resident memory summed over the hosts at the end, KiB.
-    pub rss_kb: Option<u64>,
+    /// Largest RSS sum of one host's process tree sampled during the stretch (the largest
+    /// among several hosts), KiB.
+    pub peak_tree_rss_kb: Option<u64>,
+    /// Largest peak RSS (`VmHWM`) of a host process alone, children left out, KiB.
+    pub host_hwm_kb: Option<u64>,
     /// Database growth in bytes (negative when a checkpoint shrank it).
     pub db_growth: Option<i64>,
 }
 
 impl Probe {
-    /// Reads the hosts and the database now.
+    /// Reads the hosts and the database now and starts sampling the hosts' trees.
     pub async fn start(hosts: &[&BenchHost], db: Option<&BenchDb>) -> Self {
         let db_before = match db {
             Some(db) => db.size_bytes().await.ok(),
@@ -41,9 +45,10 @@ impl Probe {
         Self {
             before: hosts
                 .iter()
-                .map(|h| sample(h.pid()).unwrap_or_default())
+                .map(|h| sample_tree(h.pid()).unwrap_or_default())
                 .collect(),
             db_before,
+            sampler: PeakSampler::start(hosts.iter().map(|h| h.pid()).collect()),
             started: Instant::now(),
         }
     }
@@ -51,9 +56,10 @@ impl Probe {
     /// Reads them again and returns the differences.
     pub async fn finish(self, hosts: &[&BenchHost], db: Option<&BenchDb>) -> Measured {
         let wall = self.started.elapsed();
-        let after: Vec<Option<ProcSample>> = hosts.iter().map(|h| sample(h.pid())).collect();
+        let after: Vec<Option<TreeSample>> = hosts.iter().map(|h| sample_tree(h.pid())).collect();
+        let peaks = self.sampler.finish();
         let readable = after.iter().all(Option::is_some) && !after.is_empty();
-        let after: Vec<ProcSample> = after.into_iter().flatten().collect();
+        let after: Vec<TreeSample> = after.into_iter().flatten().collect();
         let cpu_ticks: u64 = after
             .iter()
             .zip(&self.before)
@@ -70,8 +76,8 @@ impl Probe {
         Measured {
             wall,
             cpu_secs: readable.then(|| ticks_to_seconds(cpu_ticks)),
-            peak_rss_kb: readable.then(|| after.iter().map(|a| a.hwm_kb).max().unwrap_or(0)),
-            rss_kb: readable.then(|| after.iter().map(|a| a.rss_kb).sum()),
+            peak_tree_rss_kb: peaks.into_iter().flatten().max().filter(|_| readable),
+            host_hwm_kb: readable.then(|| after.iter().map(|a| a.root_hwm_kb).max().unwrap_or(0)),
             db_growth,
         }
     }

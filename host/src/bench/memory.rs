@@ -1,8 +1,10 @@
 //! `suspended-memory`: parks many runs on a host call that does not complete (an
 //! echo-service sleep of ten minutes with `--workers 1`, so one call runs and the rest
-//! wait in the queue) and reports the host's resident memory per suspended run, once with
-//! a live cache large enough for all of them and once with a cache of one (every run
-//! evicted to the journal). The host is killed afterwards; nothing waits for the sleeps.
+//! wait in the queue) and reports the resident memory of the host's process tree (host +
+//! sandbox worker children, where live contexts live in `workers` mode) per suspended run,
+//! once with a live cache large enough for all of them and once with a cache of one
+//! (every run evicted to the journal). The host is killed afterwards; nothing waits for
+//! the sleeps.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +15,8 @@ use super::Ctx;
 use super::driver::{TaskApi, sequential, wait_until};
 use super::host::HostOptions;
 use super::measure::Probe;
-use super::proc::sample;
 use super::report::Row;
+use super::tree::sample_tree;
 
 const PARK_TASK: &str = r#"module.exports = async function({ i, ms }) {
   await __callHostTool__("echo-service", "sleep", { ms });
@@ -45,10 +47,10 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             api.register("park", PARK_TASK).await?;
             api.register("warm", WARM_TASK).await?;
             sequential(&api, "warm", &json!({}), 20).await?;
-            let base = sample(host.pid()).context("reading the host's memory")?;
+            let base = sample_tree(host.pid()).context("reading the host's memory")?;
             let probe = Probe::start(&[&host], Some(&db)).await;
             park(&api, runs).await?;
-            let parked = sample(host.pid()).context("reading the host's memory")?;
+            let parked = sample_tree(host.pid()).context("reading the host's memory")?;
             let measured = probe.finish(&[&host], Some(&db)).await;
             let per_run_kib = (parked.rss_kb as f64 - base.rss_kb as f64) / runs as f64;
             let mut row = Row::new("suspended-memory", variant, kind.label())
@@ -57,9 +59,11 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
                 .param("maxLiveTasks", max_live)
                 .param("baseRssKib", base.rss_kb)
                 .param("parkedRssKib", parked.rss_kb)
+                .param("treeProcesses", parked.processes)
                 .param("perSuspendedRunKib", per_run_kib)
                 .note(format!(
-                    "{per_run_kib:.1} KiB RSS per suspended run ({runs} runs; target: < 100 KB evicted)"
+                    "{per_run_kib:.1} KiB tree RSS per suspended run ({runs} runs, {} processes; target: < 100 KB evicted)",
+                    parked.processes
                 ));
             row.calls_per_sec = None;
             row.cpu_us_per_call = None;

@@ -19,6 +19,7 @@ mod recovery;
 mod report;
 mod stats;
 mod svg;
+mod tree;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use crate::config::{SandboxMode, ServeArgs};
 use database::{BenchDb, DbKind};
 use report::Row;
 
@@ -120,6 +122,9 @@ pub struct BenchArgs {
     /// Runs parked by suspended-memory (default 10000, or 150 with --quick).
     #[arg(long)]
     pub suspended_runs: Option<usize>,
+    /// Where the bench hosts run task code (`--sandbox` of the host; default: the host's default).
+    #[arg(long, value_enum)]
+    pub sandbox: Option<SandboxMode>,
 }
 
 /// What every scenario needs: sizes, the staged plugins, the HTTP client, databases.
@@ -136,6 +141,8 @@ pub struct Ctx {
     pub suspended_runs: usize,
     /// The HTTP client every driver shares.
     pub client: reqwest::Client,
+    /// `--sandbox` passed to every host (None: the host's default).
+    pub sandbox: Option<SandboxMode>,
     plugins: tempfile::TempDir,
     postgres_server: Option<String>,
     rows: Vec<Row>,
@@ -198,8 +205,9 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             .collect()
     };
     let machine = report::machine();
+    let sandbox = sandbox_label(ctx.sandbox);
     println!(
-        "tasker-host bench ({} build, {} cores, {}){}",
+        "tasker-host bench ({} build, {} cores, {}, sandbox: {sandbox}){}",
         if cfg!(debug_assertions) {
             "debug"
         } else {
@@ -236,6 +244,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "backends": ctx.backends.iter().map(|b| b.label()).collect::<Vec<_>>(),
         "ns": ctx.ns,
         "suspendedRuns": ctx.suspended_runs,
+        "sandbox": sandbox,
         "elapsedSecs": started.elapsed().as_secs_f64(),
     });
     if let Some(path) = &args.json {
@@ -259,6 +268,21 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         failures.join("\n")
     );
     Ok(())
+}
+
+/// The sandbox mode the hosts run: the one asked for, else the host's `--sandbox` default
+/// (read from its argument definition, so the label follows a changed default).
+fn sandbox_label(mode: Option<SandboxMode>) -> String {
+    use clap::{Args as _, ValueEnum as _};
+    match mode.and_then(|m| m.to_possible_value()) {
+        Some(value) => value.get_name().to_owned(),
+        None => ServeArgs::augment_args(clap::Command::new("serve"))
+            .get_arguments()
+            .find(|arg| arg.get_id() == "sandbox")
+            .and_then(|arg| arg.get_default_values().first().cloned())
+            .map(|value| format!("{} (host default)", value.to_string_lossy()))
+            .unwrap_or_else(|| "host default".to_owned()),
+    }
 }
 
 fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
@@ -293,6 +317,7 @@ fn context(args: &BenchArgs) -> anyhow::Result<Ctx> {
             .unwrap_or(if quick { 150 } else { 10_000 })
             .max(1),
         client,
+        sandbox: args.sandbox,
         plugins: stage_plugins(args.plugins.as_deref())?,
         postgres_server: args.database_url.clone(),
         rows: Vec::new(),
@@ -339,9 +364,23 @@ impl Ctx {
         options: &host::HostOptions,
     ) -> anyhow::Result<(BenchDb, host::BenchHost, driver::TaskApi)> {
         let db = self.database(kind).await?;
-        let host = host::BenchHost::start(self.plugins(), db.url(), options).await?;
+        let host = self.start_host(db.url(), options).await?;
         let api = self.api(&host)?;
         Ok((db, host, api))
+    }
+
+    /// A host on `database_url` with the staged plugins, `options` and this run's
+    /// `--sandbox` mode (unless `options` names one).
+    pub async fn start_host(
+        &self,
+        database_url: &str,
+        options: &host::HostOptions,
+    ) -> anyhow::Result<host::BenchHost> {
+        let options = host::HostOptions {
+            sandbox: options.sandbox.or(self.sandbox),
+            ..options.clone()
+        };
+        host::BenchHost::start(self.plugins(), database_url, &options).await
     }
 
     /// The task API of `host` with this run's wait limit.

@@ -13,7 +13,7 @@ use tasker_plugin_api::CallContext;
 
 use super::Ctx;
 use super::driver::data;
-use super::host::{BenchHost, HostOptions};
+use super::host::HostOptions;
 use super::measure::{Measured, Probe};
 use super::proc::{sample, ticks_to_seconds};
 use super::report::Row;
@@ -104,7 +104,7 @@ async fn in_process_registry(ctx: &Ctx) -> anyhow::Result<Arc<Registry>> {
 
 async fn http_rows(ctx: &mut Ctx, calls: usize) -> anyhow::Result<()> {
     let db = ctx.database(super::database::DbKind::Sqlite).await?;
-    let host = BenchHost::start(ctx.plugins(), db.url(), &HostOptions::default()).await?;
+    let host = ctx.start_host(db.url(), &HostOptions::default()).await?;
     let url = format!("{}/echo", host.service_url("echo-service")?);
     for concurrency in [1, CONCURRENCY] {
         let call = {

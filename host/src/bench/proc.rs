@@ -1,6 +1,7 @@
 //! Resource figures of a host process read from Linux `/proc`: CPU time (utime + stime
 //! from `/proc/PID/stat`), current and peak resident memory (`VmRSS`, `VmHWM` from
-//! `/proc/PID/status`). Read-only; elsewhere than Linux every figure is unavailable.
+//! `/proc/PID/status`) of one process (whole process trees: `tree.rs`). Read-only;
+//! elsewhere than Linux every figure is unavailable.
 
 use std::sync::OnceLock;
 
@@ -38,7 +39,7 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
+pub(super) fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix(key))

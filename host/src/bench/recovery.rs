@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Ctx;
 use super::database::DbKind;
 use super::driver::{data, wait_until};
-use super::host::{BenchHost, HostOptions};
+use super::host::HostOptions;
 use super::report::Row;
 use super::stats::percentiles;
 
@@ -67,8 +67,8 @@ async fn once(ctx: &mut Ctx, lease_secs: u64) -> anyhow::Result<(f64, f64)> {
         ..HostOptions::default()
     };
     let mut hosts = vec![
-        BenchHost::start(ctx.plugins(), db.url(), &options).await?,
-        BenchHost::start(ctx.plugins(), db.url(), &options).await?,
+        ctx.start_host(db.url(), &options).await?,
+        ctx.start_host(db.url(), &options).await?,
     ];
     let apis = hosts
         .iter()

@@ -32,9 +32,13 @@ pub struct Row {
     pub latency_ms: Option<Percentiles>,
     /// Wall time per call, ms (see BENCHMARKS.md for each scenario's definition).
     pub per_call_ms: Option<f64>,
-    /// Peak resident memory of the host (largest among several), MiB.
-    pub peak_rss_mib: Option<f64>,
-    /// Host CPU time (all hosts) per durable call, microseconds.
+    /// Largest RSS sum of a host's process tree (host + worker children) sampled every
+    /// 100 ms during the row (the largest among several hosts), MiB.
+    pub tree_rss_mib: Option<f64>,
+    /// Peak RSS (`VmHWM`) of the host process alone, worker children left out, MiB.
+    pub host_peak_rss_mib: Option<f64>,
+    /// CPU time of the hosts' process trees (hosts + worker children) per durable call,
+    /// microseconds.
     pub cpu_us_per_call: Option<f64>,
     /// Database growth, KiB.
     pub db_growth_kib: Option<f64>,
@@ -65,7 +69,8 @@ impl Row {
         self.runs_per_sec = Some(runs as f64 / secs);
         self.calls_per_sec = (calls > 0).then(|| calls as f64 / secs);
         self.latency_ms = percentiles(latencies);
-        self.peak_rss_mib = m.peak_rss_kb.map(|kb| kb as f64 / 1024.0);
+        self.tree_rss_mib = m.peak_tree_rss_kb.map(|kb| kb as f64 / 1024.0);
+        self.host_peak_rss_mib = m.host_hwm_kb.map(|kb| kb as f64 / 1024.0);
         self.cpu_us_per_call = m
             .cpu_secs
             .filter(|_| calls > 0)
@@ -92,7 +97,7 @@ impl Row {
 /// The table header.
 pub fn header() -> String {
     format!(
-        "{:<16} {:<20} {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}  note",
+        "{:<16} {:<20} {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  note",
         "scenario",
         "variant",
         "backend",
@@ -102,7 +107,7 @@ pub fn header() -> String {
         "p90 ms",
         "p99 ms",
         "ms/call",
-        "RSS MiB",
+        "tree MiB",
         "CPU us/c",
         "DB +KiB"
     )
@@ -112,7 +117,7 @@ pub fn header() -> String {
 pub fn line(row: &Row) -> String {
     let latency = row.latency_ms;
     format!(
-        "{:<16} {:<20} {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}  {}",
+        "{:<16} {:<20} {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}",
         row.scenario,
         row.variant,
         row.backend,
@@ -122,7 +127,7 @@ pub fn line(row: &Row) -> String {
         figure(latency.map(|l| l.p90)),
         figure(latency.map(|l| l.p99)),
         figure(row.per_call_ms),
-        figure(row.peak_rss_mib),
+        figure(row.tree_rss_mib),
         figure(row.cpu_us_per_call),
         figure(row.db_growth_kib),
         row.note
