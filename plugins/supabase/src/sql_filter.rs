@@ -208,7 +208,10 @@ impl<'a> Builder<'a> {
                     };
                     format!("({col} {symbol} {})", self.value_param(value, column)?)
                 } else {
-                    self.sqlite_json_containment(&col, op, value)?
+                    // Qualified: `json_each` has columns of its own (`id`, `key`, `value`,
+                    // `type`...) that would shadow a bare column name inside the subqueries.
+                    let qualified = format!("{}.{col}", quote_ident(&self.table.name));
+                    self.sqlite_json_containment(&qualified, op, value)?
                 }
             }
             Operator::Fts { kind, config } => {

@@ -476,6 +476,23 @@ mod found {
     }
 
     #[test]
+    fn containment_on_a_column_named_like_a_json_each_column_runs_on_sqlite() {
+        // `overlaps("id", [])` was "ambiguous column name: id" (500): json_each has an `id`
+        // column of its own, which shadowed the table's inside the containment subquery.
+        let fixture = fixture();
+        for op in ["overlaps", "contains", "containedBy"] {
+            let done = run(
+                &fixture,
+                json!([{"property": "from", "args": ["items"]}, {"property": op, "args": ["id", []]}]),
+            );
+            assert!(
+                !matches!(&done, Err(f) if f.status >= 500),
+                "{op}: {done:?}"
+            );
+        }
+    }
+
+    #[test]
     fn upsert_of_an_empty_row_runs_on_sqlite() {
         // Was `INSERT ... DEFAULT VALUES ON CONFLICT ...`: a SQLite syntax error (500).
         let fixture = fixture();
