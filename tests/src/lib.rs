@@ -13,6 +13,7 @@ mod json;
 pub mod known;
 mod logs;
 mod registry;
+mod tasks;
 mod test_host;
 
 pub use artifacts::{cargo_target_dir, host_binary, plugin_file, plugin_file_name, profile_dir};

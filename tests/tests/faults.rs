@@ -102,37 +102,11 @@ fn start(url: &str) -> Result<TestHost> {
         .start()
 }
 
-fn tasks_url(h: &TestHost) -> Result<String> {
-    h.service_url("task-executor")
-}
-
-fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
-    h.post_json(
-        &format!("{}/tasks", tasks_url(h)?),
-        &json!({ "name": name, "code": code }),
-    )?
-    .expect_data(200)?;
-    Ok(())
-}
-
-fn submit_reply(h: &TestHost, name: &str, input: Value) -> Result<Reply> {
-    h.post_json(
-        &format!("{}/execute", tasks_url(h)?),
-        &json!({ "task_identifier": name, "input": input }),
-    )
-}
-
-fn submit(h: &TestHost, name: &str, input: Value) -> Result<i64> {
-    submit_reply(h, name, input)?.expect_data(202)?["taskRunId"]
-        .as_i64()
-        .context("taskRunId")
-}
-
 /// Polls `GET /runs/{id}` until the run ends; fails after `deadline`.
 fn wait_ended(h: &TestHost, id: i64, deadline: Instant) -> Result<Value> {
     loop {
         let run = h
-            .get(&format!("{}/runs/{id}", tasks_url(h)?))?
+            .get(&format!("{}/runs/{id}", h.tasks_url()?))?
             .expect_data(200)?;
         if matches!(run["status"].as_str(), Some("completed" | "failed")) {
             return Ok(run);
@@ -226,7 +200,7 @@ fn unfinished_runs(h: &TestHost, ids: &[(i64, i64)]) -> Result<usize> {
     let mut unfinished = 0;
     for (_, id) in ids {
         let run = h
-            .get(&format!("{}/runs/{id}", tasks_url(h)?))?
+            .get(&format!("{}/runs/{id}", h.tasks_url()?))?
             .expect_data(200)?;
         unfinished += usize::from(!matches!(
             run["status"].as_str(),
@@ -245,13 +219,13 @@ fn kill_at_random_points(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let started = Instant::now();
     let mut host = start(db.url())?;
-    register(&host, "parent", PARENT)?;
-    register(&host, "child", CHILD)?;
+    host.register_task("parent", PARENT)?;
+    host.register_task("child", CHILD)?;
     let mut ids: Vec<(i64, i64)> = Vec::new();
     let submit_batch = |h: &TestHost, ids: &mut Vec<(i64, i64)>| -> Result<()> {
         for _ in 0..BATCH {
             let k = ids.len() as i64;
-            ids.push((k, submit(h, "parent", json!({ "k": k }))?));
+            ids.push((k, h.submit_task("parent", json!({ "k": k }))?));
         }
         Ok(())
     };
@@ -347,15 +321,15 @@ fn check_backoff(h: &TestHost, before: usize, outage: Duration) -> Result<()> {
 
 /// Submits slow runs and waits until each has journaled a call (work in flight).
 fn start_slow_runs(h: &TestHost, count: i64) -> Result<Vec<i64>> {
-    register(h, "slow", SLOW)?;
+    h.register_task("slow", SLOW)?;
     let ids = (0..count)
-        .map(|k| submit(h, "slow", json!({ "k": k })))
+        .map(|k| h.submit_task("slow", json!({ "k": k })))
         .collect::<Result<Vec<_>>>()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in &ids {
         loop {
             let run = h
-                .get(&format!("{}/runs/{id}", tasks_url(h)?))?
+                .get(&format!("{}/runs/{id}", h.tasks_url()?))?
                 .expect_data(200)?;
             if run["calls"].as_array().is_some_and(|c| !c.is_empty()) {
                 break;
@@ -372,7 +346,7 @@ fn start_slow_runs(h: &TestHost, count: i64) -> Result<Vec<i64>> {
 fn check_resumed(h: &TestHost, ids: &[i64]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let new_id = loop {
-        let reply = submit_reply(h, "slow", json!({ "k": 99 }))?;
+        let reply = h.submit_task_reply("slow", json!({ "k": 99 }))?;
         if reply.status == 202 {
             break reply.expect_data(202)?["taskRunId"]
                 .as_i64()
@@ -417,9 +391,9 @@ fn postgres_outage_gives_503_then_everything_resumes() -> Result<()> {
     let down_at = Instant::now();
     // Both requests need the database; send them together (each may wait for the pool).
     let (submitted, status) = std::thread::scope(|s| {
-        let submitted = s.spawn(|| submit_reply(&host, "slow", json!({ "k": 7 })));
+        let submitted = s.spawn(|| host.submit_task_reply("slow", json!({ "k": 7 })));
         let status = s.spawn(|| -> Result<Reply> {
-            host.get(&format!("{}/status?id={}", tasks_url(&host)?, ids[0]))
+            host.get(&format!("{}/status?id={}", host.tasks_url()?, ids[0]))
         });
         (submitted.join(), status.join())
     });
@@ -472,7 +446,7 @@ fn sqlite_write_lock_gives_503_then_everything_resumes() -> Result<()> {
         anyhow::Ok(conn)
     })?;
     let locked_at = Instant::now();
-    let submitted = submit_reply(&host, "slow", json!({ "k": 7 }))?;
+    let submitted = host.submit_task_reply("slow", json!({ "k": 7 }))?;
     eprintln!(
         "faults: SQLite locked: submit answered {} after {:?}",
         submitted.status,
@@ -480,7 +454,7 @@ fn sqlite_write_lock_gives_503_then_everything_resumes() -> Result<()> {
     );
     expect_unavailable(&submitted)?;
     // Reads go on under WAL while a writer holds the lock.
-    host.get(&format!("{}/status?id={}", tasks_url(&host)?, ids[0]))?
+    host.get(&format!("{}/status?id={}", host.tasks_url()?, ids[0]))?
         .expect_data(200)?;
     let minimum_outage = Duration::from_secs(8);
     if let Some(rest) = minimum_outage.checked_sub(locked_at.elapsed()) {
