@@ -17,22 +17,9 @@ fn host(db: &TestDatabase, extra: &[&str]) -> Result<TestHost> {
         .start()
 }
 
-fn tasks_url(h: &TestHost) -> Result<String> {
-    h.service_url("task-executor")
-}
-
-fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
-    h.post_json(
-        &format!("{}/tasks", tasks_url(h)?),
-        &json!({ "name": name, "code": code }),
-    )?
-    .expect_data(200)?;
-    Ok(())
-}
-
 /// Submits and waits (long-poll) for the end; returns the run view.
 fn run(h: &TestHost, name: &str, input: Value) -> Result<Value> {
-    let url = format!("{}/execute?wait=60", tasks_url(h)?);
+    let url = format!("{}/execute?wait=60", h.tasks_url()?);
     let reply = h.post_json(&url, &json!({ "task_identifier": name, "input": input }))?;
     let data = reply
         .expect_data(200)
@@ -47,11 +34,6 @@ fn completed(h: &TestHost, name: &str, input: Value) -> Result<Value> {
         "run of {name} did not complete: {data:#}"
     );
     Ok(data["result"].clone())
-}
-
-fn call_tree(h: &TestHost, run_id: i64) -> Result<Value> {
-    h.get(&format!("{}/runs/{run_id}", tasks_url(h)?))?
-        .expect_data(200)
 }
 
 macro_rules! on_both_backends {
@@ -86,13 +68,12 @@ fn resume_journals_an_external_result(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     // A long retry delay parks the failed call as pending, waiting for its next attempt.
     let h = host(&db, &["--retry-base-ms", "120000"])?;
-    register(
-        &h,
+    h.register_task(
         "waits",
         r#"module.exports = async () => ({ got: await __callHostTool__("echo-service", "fail", { code: "TIMEOUT_ERROR", message: "later" }) });"#,
     )?;
     let submitted = h.post_json(
-        &format!("{}/execute", tasks_url(&h)?),
+        &format!("{}/execute", h.tasks_url()?),
         &json!({ "task_identifier": "waits" }),
     )?;
     let id = submitted.expect_data(202)?["taskRunId"]
@@ -100,7 +81,7 @@ fn resume_journals_an_external_result(backend: Backend) -> Result<()> {
         .context("run id")?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let call_id = loop {
-        let tree = call_tree(&h, id)?;
+        let tree = h.run_tree(id)?;
         if tree["calls"][0]["status"] == "pending" {
             break tree["calls"][0]["id"].as_i64().context("call id")?;
         }
@@ -112,14 +93,14 @@ fn resume_journals_an_external_result(backend: Backend) -> Result<()> {
     };
     let resumed = h.call("deno-executor", &json!({ "method": "resume", "args": { "stackRunId": call_id, "result": { "manual": true } } }))?;
     ensure!(resumed.expect_data(200)?["status"] == "completed");
-    let run = h.get(&format!("{}/status?id={id}", tasks_url(&h)?))?;
+    let run = h.get(&format!("{}/status?id={id}", h.tasks_url()?))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut run = run.expect_data(200)?;
     while run["status"] != "completed" {
         ensure!(Instant::now() < deadline, "the run did not finish: {run:#}");
         std::thread::sleep(Duration::from_millis(50));
         run = h
-            .get(&format!("{}/status?id={id}", tasks_url(&h)?))?
+            .get(&format!("{}/status?id={id}", h.tasks_url()?))?
             .expect_data(200)?;
     }
     ensure!(
@@ -139,8 +120,7 @@ fn resume_journals_an_external_result(backend: Backend) -> Result<()> {
 fn thousand_sequential_calls_complete(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "thousand",
         r#"module.exports = async function({ n }) {
             let sum = 0;
@@ -151,7 +131,7 @@ fn thousand_sequential_calls_complete(backend: Backend) -> Result<()> {
     let data = run(&h, "thousand", json!({ "n": 1000 }))?;
     ensure!(data["result"] == json!({ "sum": 499_500 }), "{data:#}");
     let status = h
-        .get(&format!("{}/status?id={}", tasks_url(&h)?, data["id"]))?
+        .get(&format!("{}/status?id={}", h.tasks_url()?, data["id"]))?
         .expect_data(200)?;
     ensure!(status["calls"]["completed"] == 1000, "{status:#}");
     Ok(())
@@ -169,7 +149,7 @@ fn publish_uploads_a_folder(backend: Backend) -> Result<()> {
     let output = std::process::Command::new(tasker_e2e::host_binary()?)
         .arg("publish")
         .arg(dir.path())
-        .args(["--url", &tasks_url(&h)?])
+        .args(["--url", &h.tasks_url()?])
         .output()?;
     ensure!(
         output.status.success(),
@@ -218,7 +198,7 @@ fn task_formats_run(backend: Backend) -> Result<()> {
         ),
     ];
     for (name, code) in forms {
-        register(&h, name, code)?;
+        h.register_task(name, code)?;
         let result = completed(&h, name, json!({ "x": 7 }))?;
         ensure!(result == json!({ "got": 7 }), "{name}: {result}");
     }
@@ -228,8 +208,7 @@ fn task_formats_run(backend: Backend) -> Result<()> {
 fn sequential_calls_return_results(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "three-calls",
         r#"module.exports = async function({ n = 1 }) {
             const a = await __callHostTool__("echo-service", "echo", { v: n });
@@ -245,7 +224,7 @@ fn sequential_calls_return_results(backend: Backend) -> Result<()> {
         data["result"] == json!({ "values": [5, 6, 7], "greeting": "Hello, task!" }),
         "{data:#}"
     );
-    let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
+    let tree = h.run_tree(data["id"].as_i64().context("run id")?)?;
     let calls = tree["calls"].as_array().context("calls")?;
     ensure!(calls.len() == 4, "{tree:#}");
     ensure!(
@@ -260,8 +239,7 @@ fn sequential_calls_return_results(backend: Backend) -> Result<()> {
 fn promise_all_runs_calls_concurrently(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "fanout",
         r#"module.exports = async function() {
             const calls = [1, 2, 3, 4, 5].map(i => __callHostTool__("echo-service", "sleep", { ms: 400 }));
@@ -275,7 +253,7 @@ fn promise_all_runs_calls_concurrently(backend: Backend) -> Result<()> {
         "{data:#}"
     );
     // Concurrency, read from the journal: every call started before any call ended.
-    let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
+    let tree = h.run_tree(data["id"].as_i64().context("run id")?)?;
     let calls = tree["calls"].as_array().context("calls")?;
     let latest_start = calls
         .iter()
@@ -297,8 +275,7 @@ fn promise_all_runs_calls_concurrently(backend: Backend) -> Result<()> {
 fn try_catch_sees_errors_not_suspension(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "catching",
         r#"module.exports = async function() {
             let ok;
@@ -330,8 +307,7 @@ fn try_catch_sees_errors_not_suspension(backend: Backend) -> Result<()> {
         "{result:#}"
     );
 
-    register(
-        &h,
+    h.register_task(
         "uncaught",
         r#"module.exports = async () => { await __callHostTool__("echo-service", "fail", ["CONFLICT_ERROR", "boom"]); };"#,
     )?;
@@ -350,8 +326,7 @@ fn try_catch_sees_errors_not_suspension(backend: Backend) -> Result<()> {
 fn retries_only_retryable_errors(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "retrying",
         r#"module.exports = async function({ code }) {
             try { await __callHostTool__("echo-service", "fail", { code, message: "x" }); }
@@ -366,7 +341,7 @@ fn retries_only_retryable_errors(backend: Backend) -> Result<()> {
     ] {
         let data = run(&h, "retrying", json!({ "code": code }))?;
         ensure!(data["result"] == code, "{code}: {data:#}");
-        let tree = call_tree(&h, data["id"].as_i64().context("run id")?)?;
+        let tree = h.run_tree(data["id"].as_i64().context("run id")?)?;
         ensure!(
             tree["calls"][0]["attempts"] == attempts,
             "{code}: expected {attempts} attempts: {tree:#}"
@@ -378,13 +353,11 @@ fn retries_only_retryable_errors(backend: Backend) -> Result<()> {
 fn nested_task_returns_child_result(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host(&db, &[])?;
-    register(
-        &h,
+    h.register_task(
         "child",
         r#"module.exports = async ({ x }) => { const e = await __callHostTool__("echo-service", "echo", { x }); return { doubled: e.x * 2 }; };"#,
     )?;
-    register(
-        &h,
+    h.register_task(
         "parent",
         r#"module.exports = async () => { const r = await __callHostTool__("tasks", "execute", { taskName: "child", input: { x: 21 } }); return { fromChild: r.doubled }; };"#,
     )?;
@@ -410,11 +383,11 @@ module.exports = async function({ name = "world", times = 2 }) {
     console.warn("done");
     return { name };
 };"#;
-    register(&h, "logging", code)?;
+    h.register_task("logging", code)?;
     let data = run(&h, "logging", json!({ "name": "ada", "times": 3 }))?;
     let id = data["id"].as_i64().context("run id")?;
     let logs = h
-        .get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?
+        .get(&format!("{}/logs?task_id={id}", h.tasks_url()?))?
         .expect_data(200)?;
     let lines = logs["logs"].as_array().context("logs")?;
     ensure!(lines.len() == 4, "{logs:#}");
@@ -428,7 +401,7 @@ module.exports = async function({ name = "world", times = 2 }) {
     ensure!(lines[3]["level"] == "warn", "{logs:#}");
 
     let schema = h
-        .get(&format!("{}/schema?task=logging", tasks_url(&h)?))?
+        .get(&format!("{}/schema?task=logging", h.tasks_url()?))?
         .expect_data(200)?;
     let props = &schema["input"]["properties"];
     ensure!(
@@ -447,11 +420,11 @@ module.exports = async function({ name = "world", times = 2 }) {
         "{schema:#}"
     );
     let list = h
-        .get(&format!("{}/list", tasks_url(&h)?))?
+        .get(&format!("{}/list", h.tasks_url()?))?
         .expect_data(200)?;
     ensure!(list["tasks"][0]["name"] == "logging", "{list:#}");
     let missing = h.post_json(
-        &format!("{}/execute", tasks_url(&h)?),
+        &format!("{}/execute", h.tasks_url()?),
         &json!({ "task_identifier": "nope" }),
     )?;
     let err = missing.expect_error(404, "NOT_FOUND_ERROR")?;
@@ -509,7 +482,7 @@ fn limits_fail_runs_clearly(backend: Backend) -> Result<()> {
         ),
     ];
     for (name, code, needle) in cases {
-        register(&h, name, code)?;
+        h.register_task(name, code)?;
         let data = run(&h, name, json!({}))?;
         ensure!(data["status"] == "failed", "{name}: {data:#}");
         let message = data["error"]["message"]
@@ -522,7 +495,7 @@ fn limits_fail_runs_clearly(backend: Backend) -> Result<()> {
         );
     }
     // The host keeps serving after all of that.
-    register(&h, "fine", "module.exports = async () => 1;")?;
+    h.register_task("fine", "module.exports = async () => 1;")?;
     ensure!(completed(&h, "fine", json!({}))? == json!(1));
     Ok(())
 }
@@ -531,8 +504,7 @@ fn deterministic_values_survive_replay(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     // Replay-only: every resume re-runs the task from the top against the journal.
     let h = host(&db, &["--replay-only"])?;
-    register(
-        &h,
+    h.register_task(
         "dice",
         r#"module.exports = async function() {
             const first = { now: Date.now(), rnd: Math.random(), id: crypto.randomUUID(), date: new Date().toISOString() };
@@ -547,7 +519,7 @@ fn deterministic_values_survive_replay(backend: Backend) -> Result<()> {
     ensure!(data["status"] == "completed", "{data:#}");
     let id = data["id"].as_i64().context("run id")?;
     let logs = h
-        .get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?
+        .get(&format!("{}/logs?task_id={id}", h.tasks_url()?))?
         .expect_data(200)?;
     let logged: Value =
         serde_json::from_str(logs["logs"][0]["message"].as_str().context("log line")?)?;
@@ -607,9 +579,9 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
         return { sum };
     }"#;
     let first = host(&db, &["--lease-secs", "2"])?;
-    register(&first, "slow", code)?;
+    first.register_task("slow", code)?;
     let submitted = first.post_json(
-        &format!("{}/execute", tasks_url(&first)?),
+        &format!("{}/execute", first.tasks_url()?),
         &json!({ "task_identifier": "slow", "input": { "n": 20 } }),
     )?;
     let id = submitted.expect_data(202)?["taskRunId"]
@@ -618,7 +590,7 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     // Kill it once a few calls have completed.
     let deadline = Instant::now() + Duration::from_secs(30);
     let done_keys: Vec<String> = loop {
-        let tree = call_tree(&first, id)?;
+        let tree = first.run_tree(id)?;
         let done: Vec<String> = tree["calls"]
             .as_array()
             .map(|c| {
@@ -639,7 +611,7 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     first.kill()?;
 
     let second = host(&db, &["--lease-secs", "2"])?;
-    let url = format!("{}/status?id={id}", tasks_url(&second)?);
+    let url = format!("{}/status?id={id}", second.tasks_url()?);
     let deadline = Instant::now() + Duration::from_secs(60);
     let run = loop {
         let run = second.get(&url)?.expect_data(200)?;
@@ -653,7 +625,7 @@ fn killed_host_finishes_run_after_restart(backend: Backend) -> Result<()> {
     };
     ensure!(run["result"] == json!({ "sum": 2000 }), "{run:#}");
     // Calls completed before the kill were not executed again by the second host.
-    let tree = call_tree(&second, id)?;
+    let tree = second.run_tree(id)?;
     let calls = tree["calls"].as_array().context("calls")?;
     ensure!(calls.len() == 20, "one journal entry per call: {tree:#}");
     let seen = second

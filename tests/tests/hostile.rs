@@ -144,22 +144,8 @@ const WELL_BEHAVED: &str = r#"module.exports = async () => {
     return { sum, plain: Object.getPrototypeOf(back) === Object.prototype && ({}).polluted === undefined, b: back.b };
 };"#;
 
-fn tasks_url(h: &TestHost) -> Result<String> {
-    h.service_url("task-executor")
-}
-
-fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
-    h.post_json(
-        &format!("{}/tasks", tasks_url(h)?),
-        &json!({ "name": name, "code": code }),
-    )?
-    .expect_data(200)
-    .with_context(|| format!("registering {name}"))?;
-    Ok(())
-}
-
 fn run(h: &TestHost, name: &str) -> Result<Value> {
-    let url = format!("{}/execute?wait=120", tasks_url(h)?);
+    let url = format!("{}/execute?wait=120", h.tasks_url()?);
     h.post_json(&url, &json!({ "task_identifier": name, "input": {} }))?
         .expect_data(200)
         .with_context(|| format!("running {name}"))
@@ -167,9 +153,9 @@ fn run(h: &TestHost, name: &str) -> Result<Value> {
 
 /// Registers and runs every case plus the well-behaved task concurrently, then checks each.
 fn run_corpus(h: &TestHost, cases: &[Case]) -> Result<()> {
-    register(h, "well-behaved", WELL_BEHAVED)?;
+    h.register_task("well-behaved", WELL_BEHAVED)?;
     for (name, code, _, _) in cases {
-        register(h, name, code)?;
+        h.register_task(name, code)?;
     }
     let results: Vec<(String, Result<Value>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = std::iter::once("well-behaved")
@@ -214,7 +200,7 @@ fn run_corpus(h: &TestHost, cases: &[Case]) -> Result<()> {
         );
     }
     // Still serving, and a fresh run completes.
-    register(h, "after", "module.exports = async () => 'still here';")?;
+    h.register_task("after", "module.exports = async () => 'still here';")?;
     let data = run(h, "after")?;
     ensure!(data["result"] == json!("still here"), "after: {data:#}");
     Ok(())

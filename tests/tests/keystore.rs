@@ -52,22 +52,9 @@ fn call(h: &TestHost, method: &str, args: Value) -> Result<Value> {
         .with_context(|| format!("keystore.{method}"))
 }
 
-fn tasks_url(h: &TestHost) -> Result<String> {
-    h.service_url("task-executor")
-}
-
-fn register(h: &TestHost, name: &str, code: &str) -> Result<()> {
-    h.post_json(
-        &format!("{}/tasks", tasks_url(h)?),
-        &json!({ "name": name, "code": code }),
-    )?
-    .expect_data(200)?;
-    Ok(())
-}
-
 /// Runs a task to its end (long poll) and returns the run view; it must have completed.
 fn run_completed(h: &TestHost, name: &str, input: Value) -> Result<Value> {
-    let url = format!("{}/execute?wait=60", tasks_url(h)?);
+    let url = format!("{}/execute?wait=60", h.tasks_url()?);
     let data = h
         .post_json(&url, &json!({ "task_identifier": name, "input": input }))?
         .expect_data(200)
@@ -492,8 +479,7 @@ fn key_file_is_created_private_and_reused(backend: Backend) -> Result<()> {
 fn concurrent_set_key_from_tasks_loses_nothing(backend: Backend) -> Result<()> {
     let db = TestDatabase::create(backend)?;
     let h = host_with(&db, KEY_A)?;
-    register(
-        &h,
+    h.register_task(
         "store-mine",
         r#"module.exports = async function({ i }) {
             await __callHostTool__("keystore", "setKey", [`KEY_${i}`, `value-${i}`, "concurrent"]);
@@ -574,8 +560,7 @@ fn tasks_read_keys_without_leaking_them(backend: Backend) -> Result<()> {
     let h = host_with(&db, KEY_A)?;
     let value = secret("task");
     call(&h, "setKey", json!(["OPENAI_API_KEY", value]))?;
-    register(
-        &h,
+    h.register_task(
         "reads-a-secret",
         r#"module.exports = async function() {
             const key = await __callHostTool__("keystore", "getKey", ["OPENAI_API_KEY"]);
@@ -610,7 +595,7 @@ fn tasks_read_keys_without_leaking_them(backend: Backend) -> Result<()> {
     // The call tree shows the keystore calls with "***" instead of arguments and results.
     let id = run["id"].as_i64().context("run id")?;
     let tree = h
-        .get(&format!("{}/runs/{id}", tasks_url(&h)?))?
+        .get(&format!("{}/runs/{id}", h.tasks_url()?))?
         .expect_data(200)?;
     let calls = tree["calls"].as_array().context("calls")?;
     ensure!(calls.len() >= 3, "{tree:#}");
@@ -620,7 +605,7 @@ fn tasks_read_keys_without_leaking_them(backend: Backend) -> Result<()> {
     );
     ensure!(calls.iter().any(|c| c["result"] == "***"), "{tree:#}");
     let logs = h
-        .get(&format!("{}/logs?task_id={id}", tasks_url(&h)?))?
+        .get(&format!("{}/logs?task_id={id}", h.tasks_url()?))?
         .expect_data(200)?;
     ensure!(
         logs.to_string().contains("read a key of length"),

@@ -15,30 +15,106 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::EngineError;
 
-/// Most completions in one transaction (keeps each commit short).
+/// Most writes in one transaction (keeps each commit short).
 const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<CallOutcome, String>>;
-
-/// One completion waiting for its commit.
-pub(super) struct Completion {
-    task_run_id: i64,
-    call_id: i64,
-    result: String,
-    reply: Reply,
+/// One write waiting for its commit, and where its outcome goes.
+struct Queued<J, R> {
+    job: J,
+    reply: oneshot::Sender<Result<R, String>>,
 }
 
-/// The sending side, held by the engine.
-pub(super) struct Completions {
-    tx: mpsc::UnboundedSender<Completion>,
+/// The sending side of one writer: jobs in, one outcome per job back.
+struct Writer<J, R> {
+    tx: mpsc::UnboundedSender<Queued<J, R>>,
+    name: &'static str,
 }
+
+impl<J: Send + 'static, R: Send + 'static> Writer<J, R> {
+    /// Starts the committing task: `commit` gets each batch (in arrival order) and returns one
+    /// outcome per job, or one error for the whole rolled-back transaction.
+    fn start<F, Fut>(name: &'static str, commit: F) -> Self
+    where
+        F: Fn(Vec<J>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<R>, tasker_store::Error>> + Send,
+    {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Queued<J, R>>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (jobs, replies): (Vec<J>, Vec<_>) =
+                    batch.into_iter().map(|q| (q.job, q.reply)).unzip();
+                match commit(jobs).await {
+                    Ok(results) => {
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    Err(e) => {
+                        // Rolled back as a whole: every call or run in it is still held under
+                        // this host's lease; each caller reports the failure and the work is
+                        // retried once the lease expires, as for any failed write.
+                        let message = e.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx, name }
+    }
+
+    /// Queues `job` for the next batch and waits for its outcome.
+    async fn submit(&self, job: J) -> Result<R, EngineError> {
+        let stopped = || EngineError::Batch(format!("the {} writer stopped", self.name));
+        let (reply, done) = oneshot::channel();
+        self.tx.send(Queued { job, reply }).map_err(|_| stopped())?;
+        match done.await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(message)) => Err(EngineError::Batch(message)),
+            Err(_) => Err(stopped()),
+        }
+    }
+}
+
+/// A call result to journal: (task run, call, result JSON).
+type CompletionJob = (i64, i64, String);
+
+/// Group commit of call completions, held by the engine.
+pub(super) struct Completions(Writer<CompletionJob, CallOutcome>);
 
 impl Completions {
     /// Starts the committing task for `owner`'s completions.
     pub(super) fn start(store: Store, owner: Arc<str>) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(commit_loop(store, owner, rx));
-        Self { tx }
+        Self(Writer::start(
+            "completion",
+            move |jobs: Vec<CompletionJob>| {
+                let (store, owner) = (store.clone(), owner.clone());
+                async move {
+                    // Same lock order in every host's batches (runs by id), so two hosts' batches
+                    // never deadlock on PostgreSQL; outcomes are put back in arrival order.
+                    let mut order: Vec<usize> = (0..jobs.len()).collect();
+                    order.sort_by_key(|&i| (jobs[i].0, jobs[i].1));
+                    let results: Vec<(i64, &str)> = order
+                        .iter()
+                        .map(|&i| (jobs[i].1, jobs[i].2.as_str()))
+                        .collect();
+                    let sorted = store.complete_calls(&owner, &results).await?;
+                    let mut by_arrival: Vec<Option<CallOutcome>> = vec![None; jobs.len()];
+                    for (&i, outcome) in order.iter().zip(sorted) {
+                        by_arrival[i] = Some(outcome);
+                    }
+                    Ok(by_arrival.into_iter().flatten().collect())
+                }
+            },
+        ))
     }
 
     /// Journals `result` for `call_id` with the next batch and returns its outcome.
@@ -48,81 +124,52 @@ impl Completions {
         call_id: i64,
         result: String,
     ) -> Result<CallOutcome, EngineError> {
-        let (reply, done) = oneshot::channel();
-        let completion = Completion {
-            task_run_id,
-            call_id,
-            result,
-            reply,
-        };
-        self.tx
-            .send(completion)
-            .map_err(|_| EngineError::Sandbox("the completion writer stopped".into()))?;
-        match done.await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(message)) => Err(EngineError::Batch(message)),
-            Err(_) => Err(EngineError::Batch("the completion writer stopped".into())),
-        }
+        self.0.submit((task_run_id, call_id, result)).await
     }
 }
 
-async fn commit_loop(store: Store, owner: Arc<str>, mut rx: mpsc::UnboundedReceiver<Completion>) {
-    let mut batch: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        // Same lock order in every host's batches (runs by id), so two hosts' batches never
-        // deadlock on PostgreSQL.
-        batch.sort_by_key(|c| (c.task_run_id, c.call_id));
-        let results: Vec<(i64, &str)> = batch
-            .iter()
-            .map(|c| (c.call_id, c.result.as_str()))
-            .collect();
-        match store.complete_calls(&owner, &results).await {
-            Ok(outcomes) => {
-                for (completion, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = completion.reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                // The whole transaction rolled back: every call in it is still processing
-                // under this host's lease; each caller reports the failure (the lease then
-                // expires and the call is retried, as for any failed settlement).
-                let message = e.to_string();
-                for completion in batch.drain(..) {
-                    let _ = completion.reply.send(Err(message.clone()));
-                }
-            }
-        }
-    }
+/// A segment end to record: the run, the settled calls it saw, its new calls.
+struct SegmentEndJob {
+    run_id: i64,
+    calls_seen: i64,
+    pending: Vec<NewCall>,
+    claimed: Vec<NewCall>,
 }
 
-/// A segment end waiting for its commit.
-pub(super) struct SegmentEndJob {
-    pub run_id: i64,
-    pub calls_seen: i64,
-    pub pending: Vec<NewCall>,
-    pub claimed: Vec<NewCall>,
-    reply: oneshot::Sender<Result<Suspended, String>>,
-}
-
-/// The sending side of segment ends, held by the engine.
-pub(super) struct SegmentEnds {
-    tx: mpsc::UnboundedSender<SegmentEndJob>,
-}
+/// Group commit of segment ends, held by the engine.
+pub(super) struct SegmentEnds(Writer<SegmentEndJob, Suspended>);
 
 impl SegmentEnds {
     /// Starts the committing task for `owner`'s segment ends (claimed calls leased for
-    /// `lease_ms`).
+    /// `lease_ms`). [`Store::suspend_many`] locks runs in id order itself.
     pub(super) fn start(store: Store, owner: Arc<str>, lease_ms: i64) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(suspend_loop(store, owner, lease_ms, rx));
-        Self { tx }
+        Self(Writer::start(
+            "segment-end",
+            move |jobs: Vec<SegmentEndJob>| {
+                let (store, owner) = (store.clone(), owner.clone());
+                async move {
+                    let lease = Lease {
+                        owner: &owner,
+                        duration_ms: lease_ms,
+                    };
+                    let entries: Vec<SuspendWithCalls<'_>> = jobs
+                        .iter()
+                        .map(|job| SuspendWithCalls {
+                            run_id: job.run_id,
+                            end: SegmentEnd {
+                                owner: &owner,
+                                segment_ms: None,
+                            },
+                            calls_seen: job.calls_seen,
+                            pending: &job.pending,
+                            claimed: &job.claimed,
+                            lease,
+                        })
+                        .collect();
+                    store.suspend_many(&entries).await
+                }
+            },
+        ))
     }
 
     /// Records the calls and suspends the run with the next batch.
@@ -133,74 +180,12 @@ impl SegmentEnds {
         pending: Vec<NewCall>,
         claimed: Vec<NewCall>,
     ) -> Result<Suspended, EngineError> {
-        let (reply, done) = oneshot::channel();
         let job = SegmentEndJob {
             run_id,
             calls_seen,
             pending,
             claimed,
-            reply,
         };
-        self.tx
-            .send(job)
-            .map_err(|_| EngineError::Batch("the segment-end writer stopped".into()))?;
-        match done.await {
-            Ok(Ok(suspended)) => Ok(suspended),
-            Ok(Err(message)) => Err(EngineError::Batch(message)),
-            Err(_) => Err(EngineError::Batch("the segment-end writer stopped".into())),
-        }
-    }
-}
-
-async fn suspend_loop(
-    store: Store,
-    owner: Arc<str>,
-    lease_ms: i64,
-    mut rx: mpsc::UnboundedReceiver<SegmentEndJob>,
-) {
-    let mut batch: Vec<SegmentEndJob> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let lease = Lease {
-            owner: &owner,
-            duration_ms: lease_ms,
-        };
-        let entries: Vec<SuspendWithCalls<'_>> = batch
-            .iter()
-            .map(|job| SuspendWithCalls {
-                run_id: job.run_id,
-                end: SegmentEnd {
-                    owner: &owner,
-                    segment_ms: None,
-                },
-                calls_seen: job.calls_seen,
-                pending: &job.pending,
-                claimed: &job.claimed,
-                lease,
-            })
-            .collect();
-        let outcome = store.suspend_many(&entries).await;
-        drop(entries);
-        match outcome {
-            Ok(results) => {
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(Ok(result));
-                }
-            }
-            Err(e) => {
-                // Rolled back as a whole: every run is still running under this host's
-                // lease; each segment reports the failure and is retried after it expires.
-                let message = e.to_string();
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(message.clone()));
-                }
-            }
-        }
+        self.0.submit(job).await
     }
 }

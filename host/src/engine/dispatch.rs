@@ -187,10 +187,12 @@ impl Engine {
             };
         }
         let args: Value = serde_json::from_str(&call.args).unwrap_or(Value::Null);
-        let is_nested = registry
+        // Resolved once: the canonical name decides nesting and the per-service timeout.
+        let canonical = registry
             .resolve(&call.service)
-            .is_some_and(|s| s.name == "task-executor")
-            && call.method == "execute";
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let is_nested = canonical == "task-executor" && call.method == "execute";
         if is_nested {
             return self.run_nested(call, args).await;
         }
@@ -203,10 +205,6 @@ impl Engine {
             caller: None,
             scope: None,
         };
-        let canonical = registry
-            .resolve(&call.service)
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
         let timeout = self
             .cfg
             .service_timeouts
