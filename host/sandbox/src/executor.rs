@@ -2,10 +2,11 @@
 //! contexts are `!Send`), reached over channels with tokio oneshot replies. No memory or CPU cap
 //! beyond the engine's own limits: that is what the worker pool adds.
 
+use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use tokio::sync::oneshot;
@@ -33,6 +34,9 @@ enum Command {
 #[derive(Debug)]
 pub(crate) struct InProcess {
     senders: Vec<mpsc::Sender<Command>>,
+    /// Runs started here and not forgotten since: a superset of the live ones (a thread may
+    /// have evicted some), enough to tell the engine where a resume is worth trying.
+    started: Mutex<HashSet<RunId>>,
 }
 
 impl InProcess {
@@ -53,13 +57,20 @@ impl InProcess {
                 .map_err(|source| Error::SpawnExecutor { index, source })?;
             senders.push(sender);
         }
-        Ok(Self { senders })
+        Ok(Self {
+            senders,
+            started: Mutex::new(HashSet::new()),
+        })
     }
 
     pub(crate) async fn start_or_replay(&self, request: SegmentRequest) -> Result<SegmentOutcome> {
         let run_id = request.run_id;
         let (reply, answer) = oneshot::channel();
         self.send(run_id, Command::StartOrReplay(Box::new(request), reply))?;
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id);
         answer.await.map_err(|_| Error::ExecutorGone { run_id })?
     }
 
@@ -76,7 +87,19 @@ impl InProcess {
         answer.await.map_err(|_| Error::ExecutorGone { run_id })?
     }
 
+    /// False when the run certainly has no live context here.
+    pub(crate) fn may_be_live(&self, run_id: RunId) -> bool {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&run_id)
+    }
+
     pub(crate) fn forget(&self, run_id: RunId) {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run_id);
         // A missing thread has no live context to drop.
         let _ = self.send(run_id, Command::Drop(run_id));
     }
@@ -103,7 +126,19 @@ impl InProcess {
 }
 
 fn serve(mut runs: LocalRuns, commands: mpsc::Receiver<Command>) {
-    while let Ok(command) = commands.recv() {
+    loop {
+        // Idle: build the next run's context now rather than when it starts.
+        let command = match commands.try_recv() {
+            Ok(command) => command,
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) => {
+                runs.prepare_spare();
+                match commands.recv() {
+                    Ok(command) => command,
+                    Err(_) => return,
+                }
+            }
+        };
         match command {
             Command::StartOrReplay(request, reply) => {
                 let _ = reply.send(runs.start_or_replay(&request));

@@ -47,6 +47,33 @@ const TOOLS_PRELUDE: &str = r#"(function (call) {
   });
 })"#;
 
+/// A context built ahead of need (seed and start time still to set), so that starting a run
+/// does not pay for building one: boa's realm set-up is the largest fixed cost of a short task.
+pub(crate) struct SpareContext {
+    ctx: Context,
+    clock: Rc<SegmentClock>,
+}
+
+impl SpareContext {
+    /// Builds a context for a later run under `limits`.
+    pub(crate) fn build(limits: Arc<SandboxLimits>) -> JsResult<Self> {
+        let (ctx, clock) = new_context(limits, 0, 0)?;
+        Ok(Self { ctx, clock })
+    }
+
+    /// The context for a run with `seed` starting at `start_time_ms`: the same state a fresh
+    /// [`new_context`] would have (no code has run in it; only the PRNG and clock differ).
+    pub(crate) fn into_run(
+        mut self,
+        seed: u64,
+        start_time_ms: i64,
+    ) -> JsResult<(Context, Rc<SegmentClock>)> {
+        HostState::get(&mut self.ctx)?.rng = SeededRng::new(seed);
+        self.clock.set(start_time_ms);
+        Ok((self.ctx, self.clock))
+    }
+}
+
 /// A fresh context and its clock, with the host state installed.
 pub(crate) fn new_context(
     limits: Arc<SandboxLimits>,

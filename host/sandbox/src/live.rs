@@ -7,6 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::globals::SpareContext;
 use crate::limits::SandboxLimits;
 use crate::model::{Delivery, RunId, SegmentOutcome, SegmentRequest};
 use crate::run::{LiveRun, Segment, start_or_replay};
@@ -15,6 +16,8 @@ use crate::run::{LiveRun, Segment, start_or_replay};
 pub(crate) struct LocalRuns {
     limits: Arc<SandboxLimits>,
     live: LiveCache,
+    /// One context built while the thread was idle, for the next run that starts here.
+    spare: Option<SpareContext>,
 }
 
 impl LocalRuns {
@@ -23,6 +26,7 @@ impl LocalRuns {
         Self {
             limits,
             live: LiveCache::new(capacity),
+            spare: None,
         }
     }
 
@@ -31,8 +35,22 @@ impl LocalRuns {
         let run_id = request.run_id;
         self.live.remove(run_id);
         let limits = self.limits.clone();
-        guarded(run_id, || start_or_replay(request, limits))
+        let spare = self.spare.take();
+        guarded(run_id, || start_or_replay(request, limits, spare))
             .map(|segment| self.keep(run_id, segment))
+    }
+
+    /// Builds the spare context if there is none; call when the thread would otherwise wait.
+    /// A context that fails to build (or panics building) is simply not kept: the next start
+    /// builds its own and reports the problem.
+    pub(crate) fn prepare_spare(&mut self) {
+        if self.spare.is_some() {
+            return;
+        }
+        let limits = self.limits.clone();
+        self.spare = catch_unwind(AssertUnwindSafe(|| SpareContext::build(limits)))
+            .ok()
+            .and_then(|built| built.ok());
     }
 
     /// Applies a delivery to a live run; `Ok(None)` when the run is not live here.

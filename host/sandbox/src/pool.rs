@@ -160,6 +160,11 @@ impl WorkerPool {
         }
     }
 
+    /// False when the run certainly has no live context in a worker.
+    pub(crate) fn may_be_live(&self, run_id: RunId) -> bool {
+        self.placement(run_id).is_some()
+    }
+
     pub(crate) fn forget(&self, run_id: RunId) {
         let placement = self
             .placements

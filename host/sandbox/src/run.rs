@@ -11,7 +11,7 @@ use boa_engine::{Context, JsValue};
 
 use crate::clock::SegmentClock;
 use crate::error::{Error, Result};
-use crate::globals::new_context;
+use crate::globals::{SpareContext, new_context};
 use crate::hostcall::settle_call;
 use crate::limits::SandboxLimits;
 use crate::loader::{as_promise, load_handler};
@@ -44,12 +44,17 @@ pub(crate) struct Segment {
 }
 
 /// Runs the handler in a fresh context at the run's start time, then replays the journal's deliveries.
+/// `spare`, when given, is a context built ahead for this thread (see [`SpareContext`]).
 pub(crate) fn start_or_replay(
     request: &SegmentRequest,
     limits: Arc<SandboxLimits>,
+    spare: Option<SpareContext>,
 ) -> Result<Segment> {
-    let (mut ctx, clock) = new_context(limits, request.seed, request.start_time_ms)
-        .map_err(|e| Error::ContextSetup(e.to_string()))?;
+    let fresh = match spare {
+        Some(spare) => spare.into_run(request.seed, request.start_time_ms),
+        None => new_context(limits, request.seed, request.start_time_ms),
+    };
+    let (mut ctx, clock) = fresh.map_err(|e| Error::ContextSetup(e.to_string()))?;
     let replaying = !request.deliveries.is_empty();
     {
         let state = HostState::get(&mut ctx).map_err(|e| Error::ContextSetup(e.to_string()))?;

@@ -112,6 +112,15 @@ impl Sandbox {
         }
     }
 
+    /// False when the run certainly has no live context here (never started here, forgotten,
+    /// or its worker lost it); true means a [`Sandbox::resume_live`] is worth trying.
+    pub fn may_be_live(&self, run_id: RunId) -> bool {
+        match &*self.backend {
+            Backend::InProcess(b) => b.may_be_live(run_id),
+            Backend::Workers(b) => b.may_be_live(run_id),
+        }
+    }
+
     /// Drops a run's live context to free memory; a later resume replays it.
     pub fn evict(&self, run_id: RunId) {
         match &*self.backend {

@@ -69,6 +69,11 @@ fn serve_stdio() -> Result<()> {
             result: result.map_err(WireError::from),
         };
         write_frame(&mut output, &reply).map_err(pipe("writing a reply"))?;
+        // Between requests (the host is busy with the reply): build the next run's context.
+        // Skipped while another request is already buffered, so it does not wait for this.
+        if input.buffer().is_empty() {
+            runs.inner.prepare_spare();
+        }
     }
     Ok(())
 }

@@ -107,6 +107,11 @@ impl BenchDb {
         }
     }
 
+    /// True for a PostgreSQL database (it must be dropped on its server when done).
+    pub fn is_postgres(&self) -> bool {
+        self.kind == DbKind::Postgres
+    }
+
     /// Drops a PostgreSQL database (its hosts must be stopped); SQLite files go with the value.
     pub async fn drop_postgres(self, server: &str) {
         if self.kind != DbKind::Postgres {

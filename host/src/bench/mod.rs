@@ -164,7 +164,11 @@ impl Ctx {
 
     /// Drops a database once its hosts are gone.
     pub async fn release(&mut self, db: BenchDb) {
-        if let Ok(server) = self.postgres_server() {
+        // A SQLite file goes with its directory; asking for the server here would start a
+        // throw-away PostgreSQL cluster for a SQLite-only run.
+        if db.is_postgres()
+            && let Ok(server) = self.postgres_server()
+        {
             db.drop_postgres(&server).await;
         }
     }

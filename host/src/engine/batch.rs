@@ -1,16 +1,25 @@
-//! Group commit of the two most frequent writes: call completions ([`Store::complete_calls`])
-//! and segment ends (new calls + suspend, [`Store::suspend_many`]). Writes that arrive at about
-//! the same time share one transaction instead of one commit each. Under load the batches grow
-//! by themselves (everything that arrived while the previous commit ran); alone, a write waits
-//! for nobody.
+//! The engine's journal writer: group commit of its two most frequent writes, call completions
+//! (with hand-off of the runs they wake) and segment ends (new calls + suspend), mixed in one
+//! transaction per batch ([`Store::write_journal`]). Writes that arrive at about the same time
+//! share one commit instead of one each, and on SQLite no two of them wait on each other's
+//! lock. Under load the batches grow by themselves (everything that arrived while the previous
+//! commit ran); alone, a write waits for nobody.
 //!
-//! Must not change what a write means: each gets its own outcome (settled and maybe woke its
-//! run, or not the lease owner), exactly as the single-row functions give it.
+//! Must not change what a write means: each gets its own outcome (settled and maybe woke or
+//! took over its run, suspended, or not the lease owner), exactly as the single-write
+//! functions give it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::Value;
+use tasker_sandbox::{CallResult, DeliveredResult};
 use tasker_store::Store;
-use tasker_store::queue::{CallOutcome, Lease, NewCall, SegmentEnd, SuspendWithCalls, Suspended};
+use tasker_store::TaskRun;
+use tasker_store::queue::{
+    CallOutcome, Completion, JournalWrite, JournalWritten, Lease, NewCall, SegmentEnd,
+    SuspendWithCalls, Suspended,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::EngineError;
@@ -84,92 +93,124 @@ impl<J: Send + 'static, R: Send + 'static> Writer<J, R> {
     }
 }
 
-/// A call result to journal: (task run, call, result JSON).
-type CompletionJob = (i64, i64, String);
-
-/// Group commit of call completions, held by the engine.
-pub(super) struct Completions(Writer<CompletionJob, CallOutcome>);
-
-impl Completions {
-    /// Starts the committing task for `owner`'s completions.
-    pub(super) fn start(store: Store, owner: Arc<str>) -> Self {
-        Self(Writer::start(
-            "completion",
-            move |jobs: Vec<CompletionJob>| {
-                let (store, owner) = (store.clone(), owner.clone());
-                async move {
-                    // Same lock order in every host's batches (runs by id), so two hosts' batches
-                    // never deadlock on PostgreSQL; outcomes are put back in arrival order.
-                    let mut order: Vec<usize> = (0..jobs.len()).collect();
-                    order.sort_by_key(|&i| (jobs[i].0, jobs[i].1));
-                    let results: Vec<(i64, &str)> = order
-                        .iter()
-                        .map(|&i| (jobs[i].1, jobs[i].2.as_str()))
-                        .collect();
-                    let sorted = store.complete_calls(&owner, &results).await?;
-                    let mut by_arrival: Vec<Option<CallOutcome>> = vec![None; jobs.len()];
-                    for (&i, outcome) in order.iter().zip(sorted) {
-                        by_arrival[i] = Some(outcome);
-                    }
-                    Ok(by_arrival.into_iter().flatten().collect())
-                }
-            },
-        ))
-    }
-
-    /// Journals `result` for `call_id` with the next batch and returns its outcome.
-    pub(super) async fn complete(
-        &self,
-        task_run_id: i64,
-        call_id: i64,
-        result: String,
-    ) -> Result<CallOutcome, EngineError> {
-        self.0.submit((task_run_id, call_id, result)).await
-    }
+/// A call result to journal.
+struct CompletionJob {
+    call_id: i64,
+    /// The call's place in its run, and its result (delivered as is when the run is taken over).
+    seq: i64,
+    value: Value,
+    /// The result as JSON text, as journaled.
+    result: String,
+    /// Take the run over if the result wakes it (its live context is on this host).
+    hand_off: bool,
 }
 
-/// A segment end to record: the run, the settled calls it saw, its new calls.
+/// A segment end to record: the settled calls it saw, its new calls.
 struct SegmentEndJob {
-    run_id: i64,
     calls_seen: i64,
     pending: Vec<NewCall>,
     claimed: Vec<NewCall>,
 }
 
-/// Group commit of segment ends, held by the engine.
-pub(super) struct SegmentEnds(Writer<SegmentEndJob, Suspended>);
+/// One write for the journal writer, with the run it touches (the lock order).
+struct JournalJob {
+    run_id: i64,
+    kind: JobKind,
+}
 
-impl SegmentEnds {
-    /// Starts the committing task for `owner`'s segment ends (claimed calls leased for
-    /// `lease_ms`). [`Store::suspend_many`] locks runs in id order itself.
+enum JobKind {
+    Complete(CompletionJob),
+    Suspend(SegmentEndJob),
+}
+
+/// What journaling a call result did, for the engine.
+pub(super) struct CompletionDone {
+    pub(super) outcome: CallOutcome,
+    /// The run taken over by this host, with every result of the batch it is to be resumed
+    /// with (set on one completion per run taken over).
+    pub(super) handed_off: Option<(Box<TaskRun>, Vec<DeliveredResult>)>,
+}
+
+enum Written {
+    Suspended(Suspended),
+    Completed(CompletionDone),
+}
+
+/// The engine's single journal writer: segment ends and call completions share its
+/// transactions ([`Store::write_journal`]).
+pub(super) struct JournalWriter(Writer<JournalJob, Written>);
+
+impl JournalWriter {
+    /// Starts the committing task for `owner`'s writes; claimed calls and runs taken over are
+    /// leased for `lease_ms`.
     pub(super) fn start(store: Store, owner: Arc<str>, lease_ms: i64) -> Self {
-        Self(Writer::start(
-            "segment-end",
-            move |jobs: Vec<SegmentEndJob>| {
-                let (store, owner) = (store.clone(), owner.clone());
-                async move {
-                    let lease = Lease {
-                        owner: &owner,
-                        duration_ms: lease_ms,
-                    };
-                    let entries: Vec<SuspendWithCalls<'_>> = jobs
+        Self(Writer::start("journal", move |jobs: Vec<JournalJob>| {
+            let (store, owner) = (store.clone(), owner.clone());
+            async move {
+                let written = {
+                    let writes = journal_writes(&jobs, &owner, lease_ms);
+                    store.write_journal(&owner, lease_ms, &writes).await?
+                };
+                let delivered: HashMap<i64, (i64, &Value)> = jobs
+                    .iter()
+                    .filter_map(|job| match &job.kind {
+                        JobKind::Complete(c) => Some((c.call_id, (c.seq, &c.value))),
+                        JobKind::Suspend(_) => None,
+                    })
+                    .collect();
+                // By seq, the order a replay delivers one segment's results in.
+                let results = |calls: &[i64]| -> Vec<DeliveredResult> {
+                    let mut results: Vec<DeliveredResult> = calls
                         .iter()
-                        .map(|job| SuspendWithCalls {
-                            run_id: job.run_id,
-                            end: SegmentEnd {
-                                owner: &owner,
-                                segment_ms: None,
-                            },
-                            calls_seen: job.calls_seen,
-                            pending: &job.pending,
-                            claimed: &job.claimed,
-                            lease,
+                        .filter_map(|call| delivered.get(call))
+                        .map(|&(seq, value)| DeliveredResult {
+                            seq: seq as u64,
+                            result: CallResult::Ok(value.clone()),
                         })
                         .collect();
-                    store.suspend_many(&entries).await
-                }
-            },
-        ))
+                    results.sort_by_key(|r| r.seq);
+                    results
+                };
+                Ok(written
+                    .into_iter()
+                    .map(|w| match w {
+                        JournalWritten::Suspended(s) => Written::Suspended(s),
+                        JournalWritten::Completed(c) => Written::Completed(CompletionDone {
+                            outcome: c.outcome,
+                            handed_off: c.handed_off.map(|h| {
+                                let delivered = results(&h.calls);
+                                (Box::new(h.run), delivered)
+                            }),
+                        }),
+                    })
+                    .collect())
+            }
+        }))
+    }
+
+    /// Journals `value` (`result`, its text) for call `call_id` (`seq` of run `task_run_id`)
+    /// with the next batch and returns what that did.
+    pub(super) async fn complete(
+        &self,
+        task_run_id: i64,
+        (call_id, seq): (i64, i64),
+        value: Value,
+        hand_off: bool,
+    ) -> Result<CompletionDone, EngineError> {
+        let job = JournalJob {
+            run_id: task_run_id,
+            kind: JobKind::Complete(CompletionJob {
+                call_id,
+                seq,
+                result: value.to_string(),
+                value,
+                hand_off,
+            }),
+        };
+        match self.0.submit(job).await? {
+            Written::Completed(done) => Ok(done),
+            Written::Suspended(_) => Err(mismatch()),
+        }
     }
 
     /// Records the calls and suspends the run with the next batch.
@@ -180,12 +221,55 @@ impl SegmentEnds {
         pending: Vec<NewCall>,
         claimed: Vec<NewCall>,
     ) -> Result<Suspended, EngineError> {
-        let job = SegmentEndJob {
+        let job = JournalJob {
             run_id,
-            calls_seen,
-            pending,
-            claimed,
+            kind: JobKind::Suspend(SegmentEndJob {
+                calls_seen,
+                pending,
+                claimed,
+            }),
         };
-        self.0.submit(job).await
+        match self.0.submit(job).await? {
+            Written::Suspended(done) => Ok(done),
+            Written::Completed(_) => Err(mismatch()),
+        }
     }
+}
+
+/// The store's form of a batch, in arrival order.
+fn journal_writes<'a>(
+    jobs: &'a [JournalJob],
+    owner: &'a str,
+    lease_ms: i64,
+) -> Vec<JournalWrite<'a>> {
+    let lease = Lease {
+        owner,
+        duration_ms: lease_ms,
+    };
+    jobs.iter()
+        .map(|job| match &job.kind {
+            JobKind::Complete(c) => JournalWrite::Complete(Completion {
+                call_id: c.call_id,
+                result: &c.result,
+                hand_off: c.hand_off,
+            }),
+            JobKind::Suspend(end) => JournalWrite::Suspend(SuspendWithCalls {
+                run_id: job.run_id,
+                end: SegmentEnd {
+                    owner,
+                    segment_ms: None,
+                },
+                calls_seen: end.calls_seen,
+                pending: &end.pending,
+                claimed: &end.claimed,
+                lease,
+            }),
+        })
+        .collect()
+}
+
+/// The store answers each write with its own kind; anything else is a bug, reported as a
+/// failed write rather than a panic.
+fn mismatch() -> EngineError {
+    EngineError::Batch("the journal writer answered a write with another write's result".into())
 }

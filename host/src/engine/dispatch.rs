@@ -87,11 +87,22 @@ impl Engine {
         let settle = self.execute_call(&call).await;
         let owner = self.cfg.owner.as_str();
         let outcome = match settle {
-            Settle::Complete(value) => match self.completions.get() {
+            Settle::Complete(value) => match self.journal.get() {
                 Some(batch) => {
-                    batch
-                        .complete(call.task_run_id, call.id, value.to_string())
-                        .await
+                    // Resuming here is worth a take-over only where the live context is.
+                    let hand_off = self.cfg.live_cache
+                        && !self.draining()
+                        && self.sandbox.may_be_live(call.task_run_id);
+                    let done = batch
+                        .complete(call.task_run_id, (call.id, call.seq), value, hand_off)
+                        .await;
+                    match done {
+                        Ok(done) => match done.handed_off {
+                            Some((run, results)) => return self.spawn_handed_off(*run, results),
+                            None => Ok(done.outcome),
+                        },
+                        Err(e) => Err(e),
+                    }
                 }
                 None => self
                     .store

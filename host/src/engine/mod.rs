@@ -120,10 +120,8 @@ pub struct Engine {
     address: Mutex<String>,
     /// Set by [`Engine::drain`]: claim nothing more.
     draining: AtomicBool,
-    /// Group commit of call results, started with the loops.
-    completions: OnceLock<batch::Completions>,
-    /// Group commit of segment ends, started with the loops.
-    segment_ends: OnceLock<batch::SegmentEnds>,
+    /// Group commit of call results and segment ends, started with the loops.
+    journal: OnceLock<batch::JournalWriter>,
     /// Runs and calls this host is working on right now: the only leases it renews. Work
     /// abandoned on an error path is thus never kept alive by renewal; its lease expires and
     /// any host takes it over.
@@ -165,8 +163,7 @@ impl Engine {
             served: OnceLock::new(),
             address: Mutex::new(String::new()),
             draining: AtomicBool::new(false),
-            completions: OnceLock::new(),
-            segment_ends: OnceLock::new(),
+            journal: OnceLock::new(),
             held_runs: Mutex::new(Default::default()),
             held_calls: Mutex::new(Default::default()),
             sandbox_failures: Mutex::new(HashMap::new()),
@@ -207,11 +204,7 @@ impl Engine {
         served.dedup();
         let _ = self.served.set(served);
         self.register().await;
-        let _ = self.completions.set(batch::Completions::start(
-            self.store.clone(),
-            self.cfg.owner.as_str().into(),
-        ));
-        let _ = self.segment_ends.set(batch::SegmentEnds::start(
+        let _ = self.journal.set(batch::JournalWriter::start(
             self.store.clone(),
             self.cfg.owner.as_str().into(),
             self.cfg.lease.as_millis() as i64,
@@ -234,7 +227,7 @@ impl Engine {
     /// Submits a run of the registered task `task_name` (a child run inherits its
     /// parent's scope; a top-level one has none: see [`Engine::submit_as`]).
     pub async fn submit(
-        &self,
+        self: &Arc<Self>,
         task_name: &str,
         input: &Value,
         parent_call: Option<i64>,
@@ -245,7 +238,7 @@ impl Engine {
     /// Submits a run acting with `scope`, the submitter's API token scope (None when
     /// authentication is off); its host calls are checked against it.
     pub async fn submit_as(
-        &self,
+        self: &Arc<Self>,
         task_name: &str,
         input: &Value,
         parent_call: Option<i64>,
@@ -259,10 +252,45 @@ impl Engine {
         let mut new = NewRun::new(task_name, &function.code_hash, &input.to_string());
         new.parent_stack_run_id = parent_call;
         new.scope = scope.map(|s| s.as_str().to_owned());
-        let run = self.store.create_run(&new).await?;
-        tracing::debug!(run_id = run.id, task = task_name, "run submitted");
-        self.wake_runs.notify_one();
+        // With a segment slot free, this host starts the run itself (created claimed: no trip
+        // through the ready queue); otherwise it waits there for whichever host is free first.
+        let slot = match self.draining() {
+            true => None,
+            false => self.segment_slots.clone().try_acquire_owned().ok(),
+        };
+        let Some(permit) = slot else {
+            let run = self.store.create_run(&new).await?;
+            tracing::debug!(run_id = run.id, task = task_name, "run submitted (queued)");
+            self.wake_runs.notify_one();
+            return Ok(run);
+        };
+        let run = self.store.create_started_run(&new, self.lease()).await?;
+        tracing::debug!(run_id = run.id, task = task_name, "run submitted (started)");
+        self.code_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(function.code_hash)
+            .or_insert_with(|| function.code.into());
+        self.spawn_segment(run.clone(), segment::SegmentStart::Fresh, permit);
         Ok(run)
+    }
+
+    /// Runs one segment of `run` (held by this host) in its own task, in the segment slot
+    /// `permit`; its lease is renewed while it runs.
+    fn spawn_segment(
+        self: &Arc<Self>,
+        run: TaskRun,
+        start: segment::SegmentStart,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        hold(&self.held_runs, run.id, true);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let run_id = run.id;
+            engine.run_segment(run, start).await;
+            hold(&engine.held_runs, run_id, false);
+            drop(permit);
+        });
     }
 
     /// Waits until run `run_id` has ended or `timeout` passed; returns its latest state.
@@ -342,14 +370,7 @@ impl Engine {
                         let Ok(permit) = self.segment_slots.clone().acquire_owned().await else {
                             return;
                         };
-                        let engine = self.clone();
-                        hold(&self.held_runs, run.id, true);
-                        tokio::spawn(async move {
-                            let run_id = run.id;
-                            engine.run_segment(run).await;
-                            hold(&engine.held_runs, run_id, false);
-                            drop(permit);
-                        });
+                        self.spawn_segment(run, segment::SegmentStart::Claimed, permit);
                     }
                     continue;
                 }

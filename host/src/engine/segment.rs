@@ -15,6 +15,27 @@ use tasker_store::{NewLog, TaskRun};
 
 use super::journal::{JournalView, settled_result};
 
+/// How a segment's run came to this host.
+pub(super) enum SegmentStart {
+    /// Claimed from the ready queue: deliver what settled, resume or replay.
+    Claimed,
+    /// Taken over by the completion of a call (these results already recorded as delivered).
+    HandedOff(Vec<DeliveredResult>),
+    /// Created already claimed by this host: its first segment, with an empty journal.
+    Fresh,
+}
+
+/// What [`Engine::replay`] may assume about the journal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Read it; run only if something new is to be delivered (or it is the first segment).
+    Journal,
+    /// Read it and run: a delivery was just recorded.
+    JustDelivered,
+    /// A run's first segment: the journal is empty, skip the read.
+    Fresh,
+}
+
 /// Sandbox failures of one run on this host before the run is failed.
 const MAX_SANDBOX_FAILURES: u32 = 3;
 use super::{Causes, Engine, EngineError};
@@ -24,9 +45,22 @@ impl Engine {
     /// (another attempt then replays the run from its journal). A run whose segments keep
     /// failing inside the sandbox machinery (not the database, which may come back) fails
     /// after [`MAX_SANDBOX_FAILURES`] attempts on this host instead of being retried forever.
-    pub(super) async fn run_segment(self: &Arc<Self>, run: TaskRun) {
+    ///
+    pub(super) async fn run_segment(self: &Arc<Self>, run: TaskRun, start: SegmentStart) {
         let run_id = run.id;
-        match self.try_run_segment(run).await {
+        let attempt = match start {
+            SegmentStart::Claimed => self.try_run_segment(run).await,
+            SegmentStart::HandedOff(results) => self.run_handed_off(run, results).await,
+            SegmentStart::Fresh => match self.task_code(&run).await {
+                Ok(Some(code)) => {
+                    let times = run.segment_times.clone();
+                    self.replay(&run, code, times, Replay::Fresh).await
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        match attempt {
             Ok(()) => {
                 self.sandbox_failures
                     .lock()
@@ -125,10 +159,60 @@ impl Engine {
                 }
                 // Not live here (evicted, restarted, or another host ran it): replay below,
                 // with this delivery already recorded.
-                return self.replay(&run, code, segment_times, true).await;
+                return self
+                    .replay(&run, code, segment_times, Replay::JustDelivered)
+                    .await;
             }
         }
-        self.replay(&run, code, segment_times, false).await
+        self.replay(&run, code, segment_times, Replay::Journal)
+            .await
+    }
+
+    /// Runs `run` (taken over by this host when `results` woke it, recorded as delivered in the
+    /// run's new last segment) in its own task, as a claimed run.
+    pub(super) fn spawn_handed_off(self: &Arc<Self>, run: TaskRun, results: Vec<DeliveredResult>) {
+        // Held (lease renewed) while waiting for a slot too: the run is already ours.
+        super::hold(&self.held_runs, run.id, true);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let run_id = run.id;
+            match engine.segment_slots.clone().acquire_owned().await {
+                Ok(permit) => engine.spawn_segment(run, SegmentStart::HandedOff(results), permit),
+                Err(_) => super::hold(&engine.held_runs, run_id, false),
+            }
+        });
+    }
+
+    /// A taken-over run: its delivery is already journaled; resume the live context with it,
+    /// or replay when the context is gone after all.
+    async fn run_handed_off(
+        self: &Arc<Self>,
+        run: TaskRun,
+        results: Vec<DeliveredResult>,
+    ) -> Result<(), EngineError> {
+        let Some(code) = self.task_code(&run).await? else {
+            return Ok(());
+        };
+        let Some(&segment_time_ms) = run.segment_times.last() else {
+            let times = run.segment_times.clone();
+            return self.replay(&run, code, times, Replay::JustDelivered).await;
+        };
+        let delivery = Delivery {
+            segment_time_ms,
+            results,
+        };
+        match self
+            .sandbox
+            .resume_live(run.id, delivery)
+            .await
+            .map_err(sandbox_err)?
+        {
+            Some(outcome) => self.apply(&run, outcome).await,
+            None => {
+                let times = run.segment_times.clone();
+                self.replay(&run, code, times, Replay::JustDelivered).await
+            }
+        }
     }
 
     /// Records a delivery (its seqs and the segment's time) before any code runs, so a crash
@@ -153,17 +237,24 @@ impl Engine {
     }
 
     /// The slow path: read the journal and run the task from the top against it (or start
-    /// it, for the first segment). `just_delivered` forces execution even when nothing new
+    /// it, for the first segment). `mode` says what is known of the journal (see [`Replay`]); a
+    /// just-recorded delivery forces execution even when nothing new
     /// is pending in the journal (the delivery was recorded by the fast path).
     async fn replay(
         self: &Arc<Self>,
         run: &TaskRun,
         code: Arc<str>,
         mut segment_times: Vec<i64>,
-        just_delivered: bool,
+        mode: Replay,
     ) -> Result<(), EngineError> {
         let now = self.store.clock().now_ms();
-        let journal = self.store.journal(run.id).await?;
+        // A run with no segment time has never run a segment: its journal is empty (calls are
+        // recorded at a segment's end, after its time), so a fresh start skips the read.
+        let journal = if segment_times.is_empty() || mode == Replay::Fresh {
+            Vec::new()
+        } else {
+            self.store.journal(run.id).await?
+        };
         let view = JournalView::build(&journal, &segment_times);
         let outstanding = view.issued.len()
             > view
@@ -173,6 +264,7 @@ impl Engine {
                 .sum::<usize>()
                 + view.undelivered.len();
         // Nothing new settled and calls are still in flight: go back to sleep.
+        let just_delivered = mode == Replay::JustDelivered;
         let still_waiting = !just_delivered
             && !segment_times.is_empty()
             && view.undelivered.is_empty()
@@ -300,7 +392,7 @@ impl Engine {
                 let (local, remote): (Vec<NewCall>, Vec<NewCall>) = calls
                     .into_iter()
                     .partition(|c| !self.capability_filter() || self.serves(&c.service));
-                let suspended = match self.segment_ends.get() {
+                let suspended = match self.journal.get() {
                     Some(batch) => {
                         batch
                             .suspend(run.id, run.calls_completed, remote, local)

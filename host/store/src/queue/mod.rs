@@ -4,17 +4,24 @@
 //! * [`calls`](self): enqueue (idempotent on `(task_run_id, seq)`), enqueue-and-claim, claim (FIFO,
 //!   capability-aware, leased: `UPDATE ... RETURNING` on SQLite, `FOR UPDATE SKIP LOCKED` on PostgreSQL).
 //! * settle: complete / fail / retry a call; only the lease owner may, and settling wakes the run.
+//! * handoff: group completion that also takes over the runs it wakes (their live context is here).
+//! * journal_batch: segment ends and completions mixed in one transaction (the engine's writer).
 //! * runs: create, claim, suspend (never losing a wake-up), complete, fail, cancel, segment bookkeeping.
 //! * leases: renew, release (graceful drain), reclaim expired.
 //!
 //! Must not: run task code, call plugins, or sleep; callers decide policy (backoff, deadlines).
 
+mod call_set;
 mod calls;
+mod handoff;
+mod journal_batch;
 mod leases;
 mod runs;
 mod segment_end;
 mod settle;
 
+pub use handoff::{Completed, Completion, HandOff};
+pub use journal_batch::{JournalWrite, JournalWritten};
 pub use segment_end::{SuspendWithCalls, Suspended};
 
 use crate::TaskRunStatus;
@@ -74,7 +81,8 @@ pub enum LeaseScope<'a> {
     Ids(&'a [i64]),
 }
 
-/// The run a settled call belongs to, after the settlement.
+/// The run a settled call belongs to, after the settlement (after the whole batch, for a
+/// batched completion).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunWake {
     pub task_run_id: i64,

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{EndOutcome, NewRun, RunClaim, SegmentEnd, SuspendOutcome};
+use super::{EndOutcome, Lease, NewRun, RunClaim, SegmentEnd, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
 use crate::sql::{Sql, json_int_list, json_list, task_run_columns};
@@ -11,13 +11,40 @@ use crate::{Result, Store, TaskRun, TaskRunStatus};
 
 /// A child run ($4 set) without its own scope ($6) inherits the scope of the run that made
 /// the parent call, so a nested task never acts with more than its ancestor's submitter.
-const CREATE: Sql = Sql::same(concat!(
-    "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, ready_at, \
-     created_at, updated_at, scope) VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5, \
-     COALESCE($6, (SELECT r.scope FROM stack_runs s JOIN task_runs r ON r.id = s.task_run_id \
-     WHERE s.id = $4))) RETURNING ",
-    task_run_columns!()
-));
+/// With $7 (an owner) the run starts `running` under $7 until $8, its first segment time
+/// ($5) recorded: the submitting host runs it at once instead of queueing it.
+macro_rules! create {
+    ($owner:literal, $expiry:literal, $first_segment:literal) => {
+        concat!(
+            "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, \
+             ready_at, created_at, updated_at, scope, lease_owner, lease_expires_at, started_at, \
+             segment_times) VALUES ($1, $2, $3, CASE WHEN ",
+            $owner,
+            " IS NULL THEN 'pending' ELSE 'running' END, $4, $5, $5, $5, \
+             COALESCE($6, (SELECT r.scope FROM stack_runs s JOIN task_runs r ON r.id = s.task_run_id \
+             WHERE s.id = $4)), ",
+            $owner,
+            ", ",
+            $expiry,
+            ", CASE WHEN ",
+            $owner,
+            " IS NULL THEN NULL ELSE $5 END, CASE WHEN ",
+            $owner,
+            " IS NULL THEN '[]' ELSE ",
+            $first_segment,
+            " END) RETURNING ",
+            task_run_columns!()
+        )
+    };
+}
+const CREATE: Sql = Sql {
+    sqlite: create!("$7", "$8", "json_array($5)"),
+    postgres: create!(
+        "$7::text",
+        "$8::bigint",
+        "jsonb_build_array($5::bigint)::text"
+    ),
+};
 
 /// $1 owner, $2 lease expiry, $3 now. `calls_seen` records what this segment starts from.
 macro_rules! claim_set {
@@ -156,13 +183,26 @@ const MARK_DELIVERED: Sql = Sql {
 impl Store {
     /// Creates a run in `pending` (ready for its first segment).
     pub async fn create_run(&self, run: &NewRun) -> Result<TaskRun> {
+        self.insert_run(run, None).await
+    }
+
+    /// Creates a run already claimed by `lease.owner`, its first segment starting now (its
+    /// one segment time recorded, its journal empty): the caller runs that segment at once.
+    pub async fn create_started_run(&self, run: &NewRun, lease: Lease<'_>) -> Result<TaskRun> {
+        self.insert_run(run, Some(lease)).await
+    }
+
+    async fn insert_run(&self, run: &NewRun, lease: Option<Lease<'_>>) -> Result<TaskRun> {
+        let now = self.now();
         let row = sqlx::query(self.sql(&CREATE))
             .bind(run.task_name.as_str())
             .bind(run.code_hash.as_str())
             .bind(run.input.as_str())
             .bind(run.parent_stack_run_id)
-            .bind(self.now())
+            .bind(now)
             .bind(run.scope.as_deref())
+            .bind(lease.map(|l| l.owner))
+            .bind(lease.map(|l| now.saturating_add(l.duration_ms)))
             .fetch_one(&self.pool)
             .await
             .step("create run")?;

@@ -99,6 +99,23 @@ async fn suspend_in(
         });
     };
     let status: String = row.try_get(0).step(STEP)?;
+    let inserted_claimed = record_calls_in(tx, s, now).await?;
+    Ok(Suspended {
+        inserted_claimed,
+        outcome: match status.parse()? {
+            TaskRunStatus::Resumable => SuspendOutcome::Resumable,
+            _ => SuspendOutcome::Suspended,
+        },
+    })
+}
+
+/// Records a suspending segment's new calls (its run already suspended under the caller's
+/// lease) inside the caller's transaction; returns the claimed ones inserted, by seq.
+async fn record_calls_in(
+    tx: &mut sqlx::AnyConnection,
+    s: &SuspendWithCalls<'_>,
+    now: i64,
+) -> Result<Vec<StackRun>> {
     let pending = InitialState {
         status: StackRunStatus::Pending,
         lease: None,
@@ -119,13 +136,7 @@ async fn suspend_in(
         }
     }
     inserted_claimed.sort_by_key(|c| c.seq);
-    Ok(Suspended {
-        inserted_claimed,
-        outcome: match status.parse()? {
-            TaskRunStatus::Resumable => SuspendOutcome::Resumable,
-            _ => SuspendOutcome::Suspended,
-        },
-    })
+    Ok(inserted_claimed)
 }
 
 impl Store {

@@ -114,24 +114,18 @@ impl Store {
         owner: &str,
         results: &[(i64, &str)],
     ) -> Result<Vec<CallOutcome>> {
-        const STEP: &str = "complete calls";
-        let now = self.now();
-        let mut tx = self.begin_write(STEP).await?;
-        let mut outcomes = Vec::with_capacity(results.len());
-        for (call_id, result) in results {
-            let settlement = Settlement {
-                call_id: *call_id,
-                owner,
-                status: StackRunStatus::Completed,
-                result: Some(result),
-                error: None,
-                now,
-            };
-            let row = settle_in(&mut tx, self.backend(), &settlement).await?;
-            outcomes.push(outcome(row)?);
-        }
-        tx.commit().await.step(STEP)?;
-        Ok(outcomes)
+        let completions: Vec<super::Completion<'_>> = results
+            .iter()
+            .map(|&(call_id, result)| super::Completion {
+                call_id,
+                result,
+                hand_off: false,
+            })
+            .collect();
+        let done = self
+            .complete_calls_handing_off(owner, 0, &completions)
+            .await?;
+        Ok(done.into_iter().map(|c| c.outcome).collect())
     }
 
     async fn settle(

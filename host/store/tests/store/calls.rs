@@ -349,7 +349,8 @@ async fn batch_completion_settles_each_call(
             &[(ids[0], "0"), (ids[1], "\"second\""), (ids[2], "2")],
         )
         .await?;
-    assert!(matches!(outcomes[0], CallOutcome::Settled(w) if w.calls_completed == 2));
+    // Each outcome shows the run as the whole batch left it.
+    assert!(matches!(outcomes[0], CallOutcome::Settled(w) if w.calls_completed == 3));
     assert_eq!(outcomes[1], CallOutcome::NotOwner);
     let CallOutcome::Settled(last) = outcomes[2] else {
         anyhow::bail!("refused: {:?}", outcomes[2])

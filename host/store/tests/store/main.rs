@@ -4,6 +4,7 @@
 mod bench;
 mod calls;
 mod concurrency;
+mod journal_batch;
 mod leases;
 mod reads;
 mod runs;
