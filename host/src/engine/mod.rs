@@ -348,35 +348,40 @@ impl Engine {
     }
 
     /// Claims ready runs and executes one segment each.
+    ///
+    /// It queues for a segment slot like the runs taken over by completions do (the semaphore
+    /// is FIFO), then claims as many runs as slots are free: queued runs get their turn under
+    /// load instead of waiting for a moment when no slot is taken.
     async fn run_loop(self: Arc<Self>) {
         loop {
             if self.draining() {
                 return;
             }
-            let free = self.segment_slots.available_permits();
-            let claimed = if free == 0 {
-                Ok(Vec::new())
-            } else {
-                self.store
-                    .claim_runs(&RunClaim {
-                        lease: self.lease(),
-                        limit: free as i64,
-                    })
-                    .await
+            let Ok(first) = self.segment_slots.clone().acquire_owned().await else {
+                return;
             };
+            let mut slots = vec![first];
+            while let Ok(more) = self.segment_slots.clone().try_acquire_owned() {
+                slots.push(more);
+            }
+            let claimed = self
+                .store
+                .claim_runs(&RunClaim {
+                    lease: self.lease(),
+                    limit: slots.len() as i64,
+                })
+                .await;
             match claimed {
                 Ok(runs) if !runs.is_empty() => {
-                    for run in runs {
-                        let Ok(permit) = self.segment_slots.clone().acquire_owned().await else {
-                            return;
-                        };
-                        self.spawn_segment(run, segment::SegmentStart::Claimed, permit);
+                    for (run, slot) in runs.into_iter().zip(slots) {
+                        self.spawn_segment(run, segment::SegmentStart::Claimed, slot);
                     }
                     continue;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("claiming runs failed (will retry): {}", Causes(&e)),
             }
+            drop(slots);
             let _ = tokio::time::timeout(self.cfg.poll_interval, self.wake_runs.notified()).await;
         }
     }
