@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tasker_sandbox::{CallResult, DeliveredResult};
@@ -149,7 +150,7 @@ impl JournalWriter {
             async move {
                 let written = {
                     let writes = journal_writes(&jobs, &owner, lease_ms);
-                    store.write_journal(&owner, lease_ms, &writes).await?
+                    write_with_retry(&store, &owner, lease_ms, &writes).await?
                 };
                 let delivered: HashMap<i64, (i64, &Value)> = jobs
                     .iter()
@@ -234,6 +235,31 @@ impl JournalWriter {
             Written::Completed(_) => Err(mismatch()),
         }
     }
+}
+
+/// Commits a batch, trying again twice after a failure: a rolled-back batch (a PostgreSQL
+/// deadlock with another transaction, a connection reset) would otherwise leave every call
+/// and run in it to lease expiry. Safe to repeat: a batch is all or nothing, and a write that
+/// did commit (an error while acknowledging the commit) is refused the second time (not the
+/// owner any more), never applied twice.
+async fn write_with_retry(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    writes: &[JournalWrite<'_>],
+) -> Result<Vec<JournalWritten>, tasker_store::Error> {
+    let mut pause = Duration::from_millis(20);
+    for _ in 0..2 {
+        match store.write_journal(owner, lease_ms, writes).await {
+            Ok(written) => return Ok(written),
+            Err(e) => {
+                tracing::warn!("journal batch failed, trying again: {}", super::Causes(&e));
+                tokio::time::sleep(pause).await;
+                pause *= 5;
+            }
+        }
+    }
+    store.write_journal(owner, lease_ms, writes).await
 }
 
 /// The store's form of a batch, in arrival order.

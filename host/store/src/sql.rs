@@ -60,7 +60,25 @@ macro_rules! json_text_list {
     };
 }
 
-pub(crate) use {json_int_list, json_text_list, stack_run_columns, task_run_columns};
+/// `segment_times` with the integer SQL expression `$x` appended, by text surgery on the JSON
+/// array (the same on both backends; PostgreSQL needs `$x` typed, e.g. `$2::bigint`). Not
+/// through a JSON parse: the array grows by one entry per segment, and parsing it at every
+/// segment made long runs' per-call cost grow with their length.
+macro_rules! append_segment_time {
+    ($x:literal) => {
+        concat!(
+            "CASE WHEN segment_times = '[]' THEN '[' || ",
+            $x,
+            " || ']' ELSE substr(segment_times, 1, length(segment_times) - 1) || ',' || ",
+            $x,
+            " || ']' END"
+        )
+    };
+}
+
+pub(crate) use {
+    append_segment_time, json_int_list, json_text_list, stack_run_columns, task_run_columns,
+};
 
 /// Encodes a list as the JSON text bound to a `json_*_list!` parameter.
 pub(crate) fn json_list<T: Clone + Into<serde_json::Value>>(items: &[T]) -> String {

@@ -10,7 +10,8 @@
 //! that arrives in the same batch as its run's segment end is then delivered in a new segment,
 //! which is what a commit of the two in that order would have done. A run taken over gets every
 //! result of the batch for it delivered at once, in its new segment. On PostgreSQL the batch's
-//! runs are locked in id order first, so two hosts' batches cannot deadlock.
+//! runs, then its calls, are locked in id order first, so it cannot deadlock with another
+//! host's batch or with lease renewals (which lock in id order as well).
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,7 +24,7 @@ use super::segment_end::{SuspendWithCalls, Suspended};
 use super::{CallOutcome, RunWake, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
-use crate::sql::{Sql, task_run_columns};
+use crate::sql::{Sql, append_segment_time, task_run_columns};
 use crate::{Backend, Result, Store, TaskRun, TaskRunStatus};
 
 /// On SQLite the unary `+` keeps the planner off the status/owner indexes, so that it walks
@@ -33,25 +34,31 @@ use crate::{Backend, Result, Store, TaskRun, TaskRunStatus};
 /// $1 JSON `[{rid, owner, seen, ms}]`, $2 now: each run still `running` under its owner is
 /// suspended (resumable if results arrived since it started), `ms` appended when not null.
 const SUSPEND_SET: Sql = Sql {
-    sqlite: "WITH j AS (SELECT json_extract(value, '$.rid') AS rid, \
+    sqlite: concat!(
+        "WITH j AS (SELECT json_extract(value, '$.rid') AS rid, \
              json_extract(value, '$.owner') AS owner, json_extract(value, '$.seen') AS seen, \
              json_extract(value, '$.ms') AS ms FROM json_each($1)) \
              UPDATE task_runs SET \
              status = CASE WHEN calls_completed > j.seen THEN 'resumable' ELSE 'suspended' END, \
              calls_seen = j.seen, suspended_at = $2, ready_at = $2, updated_at = $2, \
              lease_expires_at = NULL, segment_times = CASE WHEN j.ms IS NULL THEN segment_times \
-             ELSE json_insert(segment_times, '$[#]', j.ms) END \
-             FROM j WHERE task_runs.id = j.rid AND +task_runs.status = 'running' \
-             AND +task_runs.lease_owner = j.owner RETURNING id, status",
-    postgres: "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) \
+             ELSE ",
+        append_segment_time!("j.ms"),
+        " END FROM j WHERE task_runs.id = j.rid AND +task_runs.status = 'running' \
+             AND +task_runs.lease_owner = j.owner RETURNING id, status"
+    ),
+    postgres: concat!(
+        "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) \
                AS x(rid bigint, owner text, seen bigint, ms bigint)) \
                UPDATE task_runs SET \
                status = CASE WHEN calls_completed > j.seen THEN 'resumable' ELSE 'suspended' END, \
                calls_seen = j.seen, suspended_at = $2, ready_at = $2, updated_at = $2, \
                lease_expires_at = NULL, segment_times = CASE WHEN j.ms IS NULL THEN segment_times \
-               ELSE (segment_times::jsonb || to_jsonb(j.ms))::text END \
-               FROM j WHERE task_runs.id = j.rid AND task_runs.status = 'running' \
-               AND task_runs.lease_owner = j.owner RETURNING task_runs.id, task_runs.status",
+               ELSE ",
+        append_segment_time!("j.ms"),
+        " END FROM j WHERE task_runs.id = j.rid AND task_runs.status = 'running' \
+               AND task_runs.lease_owner = j.owner RETURNING task_runs.id, task_runs.status"
+    ),
 };
 
 /// $1 JSON `[{cid, r}]`, $2 owner, $3 now: each call `processing` under $2 is completed.
@@ -73,7 +80,7 @@ const SETTLE_SET: Sql = Sql {
 /// with `j.take = 1` `running` under $3 until $4 with segment time $2 appended and all `n`
 /// results counted as seen (every SET reads the old row).
 macro_rules! wake_set {
-    ($append:literal) => {
+    ($append:expr) => {
         concat!(
             "UPDATE task_runs SET calls_completed = calls_completed + j.n, \
              status = CASE WHEN status <> 'suspended' THEN status \
@@ -97,13 +104,13 @@ const WAKE_SET: Sql = Sql {
     sqlite: concat!(
         "WITH j AS (SELECT json_extract(value, '$.rid') AS rid, json_extract(value, '$.n') AS n, \
          json_extract(value, '$.take') AS take FROM json_each($1)) ",
-        wake_set!("json_insert(segment_times, '$[#]', $2)"),
+        wake_set!(append_segment_time!("$2")),
         task_run_columns!()
     ),
     postgres: concat!(
         "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(rid bigint, n bigint, \
          take bigint)) ",
-        wake_set!("(segment_times::jsonb || to_jsonb($2::bigint))::text"),
+        wake_set!(append_segment_time!("$2::bigint")),
         task_run_columns!()
     ),
 };
@@ -123,6 +130,11 @@ const LOCK_RUNS: &str = "SELECT id FROM task_runs WHERE id IN \
      (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)) OR id IN \
      (SELECT task_run_id FROM stack_runs WHERE id IN \
      (SELECT value::bigint FROM jsonb_array_elements_text($2::jsonb))) ORDER BY id FOR UPDATE";
+
+/// PostgreSQL: then the calls being completed ($1 JSON array of ids), also in id order (lease
+/// renewals lock them too).
+const LOCK_CALLS: &str = "SELECT id FROM stack_runs WHERE id IN \
+     (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE";
 
 /// One write of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -160,12 +172,20 @@ impl Store {
                     JournalWrite::Complete(c) => calls.push(c.call_id),
                 }
             }
+            calls.sort_unstable();
             sqlx::query(LOCK_RUNS)
                 .bind(json!(runs).to_string())
                 .bind(json!(calls).to_string())
                 .fetch_all(&mut *tx)
                 .await
                 .step(STEP)?;
+            if !calls.is_empty() {
+                sqlx::query(LOCK_CALLS)
+                    .bind(json!(calls).to_string())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .step(STEP)?;
+            }
         }
         let mut done: Vec<Option<JournalWritten>> = vec![None; writes.len()];
         self.suspend_set(&mut tx, now, writes, &mut done).await?;

@@ -16,10 +16,12 @@ const RENEW_CALLS_IDS: Sql = Sql {
          AND id IN ",
         json_int_list!(sqlite, "$3")
     ),
+    // Rows locked in id order, as journal batches lock them (no deadlock between the two).
     postgres: concat!(
-        "UPDATE stack_runs SET lease_expires_at = $2 WHERE status = 'processing' AND lease_owner = $1 \
-         AND id IN ",
-        json_int_list!(postgres, "$3")
+        "UPDATE stack_runs SET lease_expires_at = $2 WHERE id IN (SELECT id FROM stack_runs \
+         WHERE status = 'processing' AND lease_owner = $1 AND id IN ",
+        json_int_list!(postgres, "$3"),
+        " ORDER BY id FOR UPDATE)"
     ),
 };
 const RENEW_RUNS_ALL: Sql = Sql::same(
@@ -31,10 +33,12 @@ const RENEW_RUNS_IDS: Sql = Sql {
          AND id IN ",
         json_int_list!(sqlite, "$3")
     ),
+    // Rows locked in id order, as journal batches lock them (no deadlock between the two).
     postgres: concat!(
-        "UPDATE task_runs SET lease_expires_at = $2 WHERE status = 'running' AND lease_owner = $1 \
-         AND id IN ",
-        json_int_list!(postgres, "$3")
+        "UPDATE task_runs SET lease_expires_at = $2 WHERE id IN (SELECT id FROM task_runs \
+         WHERE status = 'running' AND lease_owner = $1 AND id IN ",
+        json_int_list!(postgres, "$3"),
+        " ORDER BY id FOR UPDATE)"
     ),
 };
 

@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{EndOutcome, Lease, NewRun, RunClaim, SegmentEnd, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
-use crate::sql::{Sql, json_int_list, json_list, task_run_columns};
+use crate::sql::{Sql, append_segment_time, json_int_list, json_list, task_run_columns};
 use crate::{Result, Store, TaskRun, TaskRunStatus};
 
 /// A child run ($4 set) without its own scope ($6) inherits the scope of the run that made
@@ -89,19 +89,18 @@ macro_rules! append_segment {
         concat!(
             "CASE WHEN ",
             $param,
-            " IS NULL THEN segment_times ELSE json_insert(segment_times, '$[#]', ",
-            $param,
-            ") END"
+            " IS NULL THEN segment_times ELSE ",
+            append_segment_time!($param),
+            " END"
         )
     };
     (postgres, $param:literal) => {
         concat!(
             "CASE WHEN ",
             $param,
-            "::bigint IS NULL THEN segment_times \
-             ELSE (segment_times::jsonb || to_jsonb(",
-            $param,
-            "::bigint))::text END"
+            "::bigint IS NULL THEN segment_times ELSE ",
+            append_segment_time!($param),
+            " END"
         )
     };
 }
