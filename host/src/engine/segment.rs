@@ -1,17 +1,15 @@
 //! One task segment: records the segment's time and which settled results it delivers
-//! (before running anything, so a crash mid-segment replays the same deliveries), resumes
-//! the live context or replays the journal in the sandbox, then applies the outcome:
-//! persist console lines, complete or fail the run, or enqueue (already claimed) the new
-//! host calls, dispatch them at once and suspend the run.
+//! (before running anything, so a crash mid-segment replays the same deliveries), then
+//! resumes the live context or replays the journal in the sandbox; `outcome.rs` applies
+//! what the segment did. A segment starts one of three ways ([`SegmentStart`]): claimed from
+//! the ready queue, handed over by the completion that woke the run, or fresh.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tasker_sandbox::{
-    DeliveredResult, Delivery, LogLevel, RunOutcome, SegmentOutcome, SegmentRequest, TaskFailure,
-};
-use tasker_store::queue::{NewCall, SegmentEnd, SuspendOutcome, SuspendWithCalls};
-use tasker_store::{NewLog, TaskRun};
+use tasker_sandbox::{DeliveredResult, Delivery, SegmentRequest};
+use tasker_store::TaskRun;
+use tasker_store::queue::SegmentEnd;
 
 use super::journal::{JournalView, settled_result};
 
@@ -344,134 +342,12 @@ impl Engine {
         Ok(None)
     }
 
-    fn segment_end(&self) -> SegmentEnd<'_> {
+    pub(super) fn segment_end(&self) -> SegmentEnd<'_> {
         SegmentEnd {
             owner: &self.cfg.owner,
             segment_ms: None,
         }
     }
-
-    async fn apply(
-        self: &Arc<Self>,
-        run: &TaskRun,
-        out: SegmentOutcome,
-    ) -> Result<(), EngineError> {
-        self.store_logs(run.id, &out).await?;
-        match out.outcome {
-            RunOutcome::Completed { result } => {
-                self.store
-                    .complete_run(run.id, self.segment_end(), &result.to_string())
-                    .await?;
-                tracing::debug!(run_id = run.id, "run completed");
-                self.sandbox.forget(run.id);
-                self.notify_ended(run.id);
-            }
-            RunOutcome::Failed(failure) => {
-                tracing::debug!(run_id = run.id, "run failed: {}", failure.message);
-                self.store
-                    .fail_run(run.id, self.segment_end(), &failure_text(&failure))
-                    .await?;
-                self.sandbox.forget(run.id);
-                self.notify_ended(run.id);
-            }
-            RunOutcome::Suspended { new_calls, .. } => {
-                let calls: Vec<NewCall> = new_calls
-                    .iter()
-                    .map(|c| NewCall {
-                        seq: c.seq as i64,
-                        service: c.service.clone(),
-                        method: c.method.clone(),
-                        args: c.args.to_string(),
-                        args_hash: c.args_hash.clone(),
-                        max_attempts: i64::from(self.cfg.max_attempts),
-                        parent_stack_run_id: None,
-                    })
-                    .collect();
-                // Calls this host serves are claimed as they are recorded and run at once;
-                // the others wait in the queue for a host that serves them (NOTIFY wakes it).
-                let (local, remote): (Vec<NewCall>, Vec<NewCall>) = calls
-                    .into_iter()
-                    .partition(|c| !self.capability_filter() || self.serves(&c.service));
-                let suspended = match self.journal.get() {
-                    Some(batch) => {
-                        batch
-                            .suspend(run.id, run.calls_completed, remote, local)
-                            .await?
-                    }
-                    None => {
-                        self.store
-                            .suspend_with_calls(&SuspendWithCalls {
-                                run_id: run.id,
-                                end: self.segment_end(),
-                                calls_seen: run.calls_completed,
-                                pending: &remote,
-                                claimed: &local,
-                                lease: self.lease(),
-                            })
-                            .await?
-                    }
-                };
-                for call in suspended.inserted_claimed {
-                    self.spawn_dispatch(call);
-                }
-                self.after_suspend(run.id, suspended.outcome);
-            }
-        }
-        Ok(())
-    }
-
-    async fn suspend(&self, run: &TaskRun) -> Result<(), EngineError> {
-        let outcome = self
-            .store
-            .suspend_run(run.id, self.segment_end(), run.calls_completed)
-            .await?;
-        self.after_suspend(run.id, outcome);
-        Ok(())
-    }
-
-    fn after_suspend(&self, run_id: i64, outcome: SuspendOutcome) {
-        match outcome {
-            SuspendOutcome::Resumable => self.wake_runs.notify_one(),
-            SuspendOutcome::Suspended => {}
-            SuspendOutcome::NotOwner => {
-                tracing::warn!(run_id, "lost the run's lease before suspending it")
-            }
-        }
-    }
-
-    async fn store_logs(&self, run_id: i64, out: &SegmentOutcome) -> Result<(), EngineError> {
-        if out.logs.is_empty() {
-            return Ok(());
-        }
-        let lines: Vec<NewLog> = out
-            .logs
-            .iter()
-            .map(|l| {
-                tracing::debug!(target: "task", run_id, level = ?l.level, "{}", l.message);
-                NewLog {
-                    level: level_name(l.level).to_owned(),
-                    message: l.message.clone(),
-                    at_ms: l.time_ms,
-                }
-            })
-            .collect();
-        self.store.append_logs(run_id, &lines).await?;
-        Ok(())
-    }
-}
-
-fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    }
-}
-
-/// The stored form of a run failure.
-fn failure_text(f: &TaskFailure) -> String {
-    json!({ "kind": f.kind, "message": f.message, "stack": f.stack }).to_string()
 }
 
 /// A per-run seed for Math.random / crypto.randomUUID, stable across replays and hosts.
