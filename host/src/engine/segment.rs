@@ -169,6 +169,10 @@ impl Engine {
     /// Runs `run` (taken over by this host when `results` woke it, recorded as delivered in the
     /// run's new last segment) in its own task, as a claimed run.
     pub(super) fn spawn_handed_off(self: &Arc<Self>, run: TaskRun, results: Vec<DeliveredResult>) {
+        // A free slot: start at once (one task, not a task that waits and then spawns).
+        if let Ok(permit) = self.segment_slots.clone().try_acquire_owned() {
+            return self.spawn_segment(run, SegmentStart::HandedOff(results), permit);
+        }
         // Held (lease renewed) while waiting for a slot too: the run is already ours.
         super::hold(&self.held_runs, run.id, true);
         let engine = self.clone();
