@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use boa_engine::JsObject;
 use boa_engine::builtins::promise::ResolvingFunctions;
 use boa_engine::object::builtins::JsFunction;
 use boa_engine::{Context, JsNativeError, JsResult};
@@ -41,6 +42,8 @@ pub(crate) struct HostState {
     pub(crate) suppress_logs: bool,
     /// Set when the run must fail whatever the task does next (limits, divergence).
     pub(crate) fatal: Option<TaskFailure>,
+    /// The `tools` proxy, once the task first used it (see `globals.rs`).
+    pub(crate) tools: Option<JsObject>,
 }
 
 impl HostState {

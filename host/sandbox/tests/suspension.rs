@@ -357,3 +357,33 @@ async fn console_lines_are_captured_with_levels() {
         lines[5].1
     );
 }
+
+/// `tools` is built on first use: it still calls the host's own `__callHostTool__` after the
+/// task replaced the global one, stays the same object, and replays to the same result.
+#[tokio::test]
+async fn tools_built_on_first_use_keep_the_original_host_call() {
+    let sandbox = sandbox();
+    let code = r#"module.exports = async () => {
+        globalThis.__callHostTool__ = () => "hijacked";
+        const first = tools;
+        const a = await tools.svc.echo(1);
+        const b = await first.svc.echo(2);
+        return [a, b, first === tools, typeof tools, Object.keys(globalThis).includes("tools")];
+    };"#;
+    for resume in [Resume::Live, Resume::Replay] {
+        let driven = drive(
+            &sandbox,
+            request(1, code, json!({})),
+            resume,
+            one,
+            echo_host,
+        )
+        .await;
+        assert_eq!(
+            completed(&driven.outcome),
+            &json!([1, 2, true, "object", false]),
+            "{resume:?}"
+        );
+        assert_eq!(driven.issued.len(), 2, "{resume:?}");
+    }
+}
