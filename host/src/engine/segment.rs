@@ -143,22 +143,8 @@ impl Engine {
                 .collect();
             if !results.is_empty() {
                 segment_times.push(now);
-                let delivery = Delivery {
-                    segment_time_ms: now,
-                    results,
-                };
-                if let Some(outcome) = self
-                    .sandbox
-                    .resume_live(run.id, delivery)
-                    .await
-                    .map_err(sandbox_err)?
-                {
-                    return self.apply(&run, outcome).await;
-                }
-                // Not live here (evicted, restarted, or another host ran it): replay below,
-                // with this delivery already recorded.
                 return self
-                    .replay(&run, code, segment_times, Replay::JustDelivered)
+                    .resume_recorded(&run, code, segment_times, results)
                     .await;
             }
         }
@@ -185,8 +171,7 @@ impl Engine {
         });
     }
 
-    /// A taken-over run: its delivery is already journaled; resume the live context with it,
-    /// or replay when the context is gone after all.
+    /// A taken-over run: its delivery is already journaled as its last segment.
     async fn run_handed_off(
         self: &Arc<Self>,
         run: TaskRun,
@@ -195,26 +180,33 @@ impl Engine {
         let Some(code) = self.task_code(&run).await? else {
             return Ok(());
         };
-        let Some(&segment_time_ms) = run.segment_times.last() else {
-            let times = run.segment_times.clone();
-            return self.replay(&run, code, times, Replay::JustDelivered).await;
-        };
-        let delivery = Delivery {
-            segment_time_ms,
-            results,
-        };
-        match self
-            .sandbox
-            .resume_live(run.id, delivery)
+        let segment_times = run.segment_times.clone();
+        self.resume_recorded(&run, code, segment_times, results)
             .await
-            .map_err(sandbox_err)?
-        {
-            Some(outcome) => self.apply(&run, outcome).await,
-            None => {
-                let times = run.segment_times.clone();
-                self.replay(&run, code, times, Replay::JustDelivered).await
+    }
+
+    /// Resumes the live context with `results`, already journaled as delivered in the run's
+    /// last segment (the last of `segment_times`), or replays the run with that delivery when
+    /// the context is not here (evicted, restarted, or another host ran it).
+    async fn resume_recorded(
+        self: &Arc<Self>,
+        run: &TaskRun,
+        code: Arc<str>,
+        segment_times: Vec<i64>,
+        results: Vec<DeliveredResult>,
+    ) -> Result<(), EngineError> {
+        if let Some(&segment_time_ms) = segment_times.last() {
+            let delivery = Delivery {
+                segment_time_ms,
+                results,
+            };
+            let resumed = self.sandbox.resume_live(run.id, delivery).await;
+            if let Some(outcome) = resumed.map_err(sandbox_err)? {
+                return self.apply(run, outcome).await;
             }
         }
+        self.replay(run, code, segment_times, Replay::JustDelivered)
+            .await
     }
 
     /// Records a delivery (its seqs and the segment's time) before any code runs, so a crash
@@ -310,6 +302,17 @@ impl Engine {
         self.apply(run, outcome).await
     }
 
+    /// Keeps task code by its hash (runs replay the exact code they started with); returns
+    /// the cached copy.
+    pub(super) fn remember_code(&self, code_hash: String, code: String) -> Arc<str> {
+        self.code_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(code_hash)
+            .or_insert_with(|| code.into())
+            .clone()
+    }
+
     /// The run's code, or None after failing the run when the code is gone or changed.
     async fn task_code(&self, run: &TaskRun) -> Result<Option<Arc<str>>, EngineError> {
         if let Some(code) = self
@@ -322,12 +325,7 @@ impl Engine {
         }
         let problem = match self.store.get_function(&run.task_name).await? {
             Some(f) if f.code_hash == run.code_hash => {
-                let code: Arc<str> = f.code.into();
-                self.code_cache
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(run.code_hash.clone(), code.clone());
-                return Ok(Some(code));
+                return Ok(Some(self.remember_code(f.code_hash, f.code)));
             }
             Some(_) => format!(
                 "the code of task '{}' changed after this run started; it cannot be resumed",

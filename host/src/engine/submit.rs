@@ -56,11 +56,7 @@ impl Engine {
         };
         let run = self.store.create_started_run(&new, self.lease()).await?;
         tracing::debug!(run_id = run.id, task = task_name, "run submitted (started)");
-        self.code_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(function.code_hash)
-            .or_insert_with(|| function.code.into());
+        self.remember_code(function.code_hash, function.code);
         self.spawn_segment(run.clone(), segment::SegmentStart::Fresh, permit);
         Ok(run)
     }

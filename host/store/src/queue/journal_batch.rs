@@ -163,15 +163,18 @@ impl Store {
     ) -> Result<Vec<JournalWritten>> {
         const STEP: &str = "write journal batch";
         let now = self.now();
+        // Each kind with its place in `writes` (results go back in that order).
+        let (mut ends, mut results) = (Vec::new(), Vec::new());
+        for (i, write) in writes.iter().enumerate() {
+            match write {
+                JournalWrite::Suspend(s) => ends.push((i, s)),
+                JournalWrite::Complete(c) => results.push((i, c)),
+            }
+        }
         let mut tx = self.begin_write(STEP).await?;
         if self.backend() == Backend::Postgres {
-            let (mut runs, mut calls) = (Vec::new(), Vec::new());
-            for write in writes {
-                match write {
-                    JournalWrite::Suspend(s) => runs.push(s.run_id),
-                    JournalWrite::Complete(c) => calls.push(c.call_id),
-                }
-            }
+            let runs: Vec<i64> = ends.iter().map(|(_, s)| s.run_id).collect();
+            let mut calls: Vec<i64> = results.iter().map(|(_, c)| c.call_id).collect();
             calls.sort_unstable();
             sqlx::query(LOCK_RUNS)
                 .bind(json!(runs).to_string())
@@ -188,8 +191,8 @@ impl Store {
             }
         }
         let mut done: Vec<Option<JournalWritten>> = vec![None; writes.len()];
-        self.suspend_set(&mut tx, now, writes, &mut done).await?;
-        self.complete_set(&mut tx, owner, lease_ms, now, writes, &mut done)
+        self.suspend_set(&mut tx, now, ends, &mut done).await?;
+        self.complete_set(&mut tx, owner, lease_ms, now, results, &mut done)
             .await?;
         tx.commit().await.step(STEP)?;
         Ok(done.into_iter().flatten().collect())
@@ -199,18 +202,10 @@ impl Store {
         &self,
         tx: &mut sqlx::AnyConnection,
         now: i64,
-        writes: &[JournalWrite<'_>],
+        ends: Vec<(usize, &SuspendWithCalls<'_>)>,
         done: &mut [Option<JournalWritten>],
     ) -> Result<()> {
         const STEP: &str = "suspend runs";
-        let ends: Vec<(usize, &SuspendWithCalls<'_>)> = writes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| match w {
-                JournalWrite::Suspend(s) => Some((i, s)),
-                JournalWrite::Complete(_) => None,
-            })
-            .collect();
         if ends.is_empty() {
             return Ok(());
         }
@@ -263,18 +258,10 @@ impl Store {
         owner: &str,
         lease_ms: i64,
         now: i64,
-        writes: &[JournalWrite<'_>],
+        results: Vec<(usize, &Completion<'_>)>,
         done: &mut [Option<JournalWritten>],
     ) -> Result<()> {
         const STEP: &str = "complete calls";
-        let results: Vec<(usize, &Completion<'_>)> = writes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| match w {
-                JournalWrite::Complete(c) => Some((i, c)),
-                JournalWrite::Suspend(_) => None,
-            })
-            .collect();
         if results.is_empty() {
             return Ok(());
         }
@@ -304,18 +291,19 @@ impl Store {
         }
         // Per run, in arrival order: its settled calls and whether to take it over.
         let mut per_run: Vec<(i64, Vec<i64>, bool)> = Vec::new();
+        let mut slot_of_run: HashMap<i64, usize> = HashMap::new();
         for (i, c) in &results {
             let settled = run_of_call.get(&c.call_id).filter(|_| !repeats.contains(i));
             let Some(&run_id) = settled else {
                 continue;
             };
-            match per_run.iter_mut().find(|(r, ..)| *r == run_id) {
-                Some((_, calls, take)) => {
-                    calls.push(c.call_id);
-                    *take |= c.hand_off;
-                }
-                None => per_run.push((run_id, vec![c.call_id], c.hand_off)),
-            }
+            let slot = *slot_of_run.entry(run_id).or_insert_with(|| {
+                per_run.push((run_id, Vec::new(), false));
+                per_run.len() - 1
+            });
+            let (_, calls, take) = &mut per_run[slot];
+            calls.push(c.call_id);
+            *take |= c.hand_off;
         }
         let runs = if per_run.is_empty() {
             Vec::new()

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use sqlx::Row;
 
 use super::calls::{InitialState, ROWS_PER_INSERT, insert_chunk};
+use super::journal_batch::{JournalWrite, JournalWritten};
 use super::{Lease, NewCall, SegmentEnd, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
@@ -57,20 +58,21 @@ impl Store {
     }
 
     /// [`Store::suspend_with_calls`] for several runs in one transaction (group commit under
-    /// load); one result per entry, in the order given. Runs are locked in id order, so two
-    /// hosts' batches cannot deadlock.
+    /// load); one result per entry, in the order given. Written set-wise by
+    /// [`Store::write_journal`], which on PostgreSQL locks the runs in id order (two hosts'
+    /// batches cannot deadlock).
     pub async fn suspend_many(&self, entries: &[SuspendWithCalls<'_>]) -> Result<Vec<Suspended>> {
-        const STEP: &str = "suspend runs with calls";
-        let now = self.now();
-        let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by_key(|&i| entries[i].run_id);
-        let mut results: Vec<Option<Suspended>> = vec![None; entries.len()];
-        let mut tx = self.begin_write(STEP).await?;
-        for i in order {
-            results[i] = Some(suspend_in(self, &mut tx, &entries[i], now).await?);
-        }
-        tx.commit().await.step(STEP)?;
-        Ok(results.into_iter().flatten().collect())
+        let writes: Vec<JournalWrite<'_>> =
+            entries.iter().map(|e| JournalWrite::Suspend(*e)).collect();
+        // Only completions use the owner and lease arguments; each entry carries its own.
+        let written = self.write_journal("", 0, &writes).await?;
+        Ok(written
+            .into_iter()
+            .filter_map(|w| match w {
+                JournalWritten::Suspended(s) => Some(s),
+                JournalWritten::Completed(_) => None,
+            })
+            .collect())
     }
 }
 
