@@ -25,5 +25,19 @@ pub use logs::Logs;
 pub use registry::{Endpoint, Registry, ServiceEntry};
 pub use test_host::{StartFailure, TestHost, TestHostBuilder};
 
+/// Runs test bodies on both backends: expands to modules `sqlite` and `postgres`, each with
+/// one `#[test]` per listed function `fn(Backend) -> anyhow::Result<()>` of the calling module.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() -> anyhow::Result<()> { super::$name($crate::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() -> anyhow::Result<()> { super::$name($crate::Backend::Postgres) })*
+        }
+    };
+}
+
 /// What every test returns.
 pub type Result<T = (), E = anyhow::Error> = std::result::Result<T, E>;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use tasker_e2e::{Backend, TestDatabase, TestHost};
+use tasker_e2e::{Backend, TestDatabase, TestHost, on_both_backends};
 
 fn host(db: &TestDatabase, extra: &[&str]) -> Result<TestHost> {
     TestHost::builder()
@@ -34,17 +34,6 @@ fn completed(h: &TestHost, name: &str, input: Value) -> Result<Value> {
         "run of {name} did not complete: {data:#}"
     );
     Ok(data["result"].clone())
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Sqlite) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Postgres) })*
-        }
-    };
 }
 
 on_both_backends!(

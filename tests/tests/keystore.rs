@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use tasker_e2e::{Backend, TestDatabase, TestHost};
+use tasker_e2e::{Backend, TestDatabase, TestHost, on_both_backends};
 
 /// Two master keys: hex (64 digits) and base64 of 32 bytes, the two accepted encodings.
 const KEY_A: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -73,17 +73,6 @@ fn secret(label: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(7);
     format!("s3cr3t-{label}-{nanos}-Zq9")
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Sqlite) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Postgres) })*
-        }
-    };
 }
 
 on_both_backends!(

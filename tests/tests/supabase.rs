@@ -13,7 +13,7 @@ mod supabase_cases;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use tasker_e2e::Backend;
+use tasker_e2e::{Backend, on_both_backends};
 
 use supabase_cases::mutations::{mutations_follow_postgrest_rules, refusals_and_injection};
 use supabase_cases::reads::reads_match_expected_rows;

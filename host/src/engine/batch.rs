@@ -18,8 +18,8 @@ use tasker_sandbox::{CallResult, DeliveredResult};
 use tasker_store::Store;
 use tasker_store::TaskRun;
 use tasker_store::queue::{
-    CallOutcome, Completion, JournalWrite, JournalWritten, Lease, NewCall, SegmentEnd,
-    SuspendWithCalls, Suspended,
+    CallOutcome, Completion, JournalWrite, JournalWritten, Lease, NewCall, Resumed, ResumedWritten,
+    SegmentDid, SegmentEnd, SuspendWithCalls, Suspended,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -122,6 +122,25 @@ struct JournalJob {
 enum JobKind {
     Complete(CompletionJob),
     Suspend(SegmentEndJob),
+    Resumed(ResumedJob),
+}
+
+/// A result already delivered to the live context, and what the segment it started did.
+struct ResumedJob {
+    call_id: i64,
+    result: String,
+    segment_at: i64,
+    then: SegmentDidJob,
+}
+
+/// The owned form of [`SegmentDid`].
+pub(super) enum SegmentDidJob {
+    Suspended {
+        pending: Vec<NewCall>,
+        claimed: Vec<NewCall>,
+    },
+    Completed(String),
+    Failed(String),
 }
 
 /// What journaling a call result did, for the engine.
@@ -135,6 +154,7 @@ pub(super) struct CompletionDone {
 enum Written {
     Suspended(Suspended),
     Completed(CompletionDone),
+    Resumed(ResumedWritten),
 }
 
 /// The engine's single journal writer: segment ends and call completions share its
@@ -156,7 +176,7 @@ impl JournalWriter {
                     .iter()
                     .filter_map(|job| match &job.kind {
                         JobKind::Complete(c) => Some((c.call_id, (c.seq, &c.value))),
-                        JobKind::Suspend(_) => None,
+                        JobKind::Suspend(_) | JobKind::Resumed(_) => None,
                     })
                     .collect();
                 // By seq, the order a replay delivers one segment's results in.
@@ -176,6 +196,7 @@ impl JournalWriter {
                     .into_iter()
                     .map(|w| match w {
                         JournalWritten::Suspended(s) => Written::Suspended(s),
+                        JournalWritten::Resumed(r) => Written::Resumed(r),
                         JournalWritten::Completed(c) => Written::Completed(CompletionDone {
                             outcome: c.outcome,
                             handed_off: c.handed_off.map(|h| {
@@ -210,7 +231,7 @@ impl JournalWriter {
         };
         match self.0.submit(job).await? {
             Written::Completed(done) => Ok(done),
-            Written::Suspended(_) => Err(mismatch()),
+            _ => Err(mismatch()),
         }
     }
 
@@ -232,7 +253,31 @@ impl JournalWriter {
         };
         match self.0.submit(job).await? {
             Written::Suspended(done) => Ok(done),
-            Written::Completed(_) => Err(mismatch()),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Journals call `call_id`'s `result`, already delivered to run `run_id`'s live context in
+    /// a segment started at `segment_at`, with what that segment did (see [`Resumed`]).
+    pub(super) async fn resumed(
+        &self,
+        run_id: i64,
+        (call_id, result): (i64, String),
+        segment_at: i64,
+        then: SegmentDidJob,
+    ) -> Result<ResumedWritten, EngineError> {
+        let job = JournalJob {
+            run_id,
+            kind: JobKind::Resumed(ResumedJob {
+                call_id,
+                result,
+                segment_at,
+                then,
+            }),
+        };
+        match self.0.submit(job).await? {
+            Written::Resumed(done) => Ok(done),
+            _ => Err(mismatch()),
         }
     }
 }
@@ -278,6 +323,21 @@ fn journal_writes<'a>(
                 call_id: c.call_id,
                 result: &c.result,
                 hand_off: c.hand_off,
+                segment_at: None,
+            }),
+            JobKind::Resumed(r) => JournalWrite::Resumed(Resumed {
+                call_id: r.call_id,
+                result: &r.result,
+                segment_at: r.segment_at,
+                then: match &r.then {
+                    SegmentDidJob::Suspended { pending, claimed } => SegmentDid::Suspended {
+                        pending,
+                        claimed,
+                        lease,
+                    },
+                    SegmentDidJob::Completed(result) => SegmentDid::Completed { result },
+                    SegmentDidJob::Failed(error) => SegmentDid::Failed { error },
+                },
             }),
             JobKind::Suspend(end) => JournalWrite::Suspend(SuspendWithCalls {
                 run_id: job.run_id,

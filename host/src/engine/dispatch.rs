@@ -13,8 +13,8 @@ use tasker_store::queue::{CallClaim, CallOutcome, RetryOutcome};
 use tasker_store::{StackRun, TaskRunStatus};
 
 use super::Causes;
-use super::Engine;
 use super::journal::error_text;
+use super::{Engine, EngineError};
 
 /// How a dispatched call ends.
 enum Settle {
@@ -59,7 +59,7 @@ impl Engine {
             match claimed {
                 Ok(calls) if !calls.is_empty() => {
                     for call in calls {
-                        self.spawn_dispatch(call);
+                        self.spawn_dispatch(call, false);
                     }
                     continue;
                 }
@@ -70,39 +70,37 @@ impl Engine {
         }
     }
 
-    /// Runs a call this host holds the lease of, in its own task.
-    pub(super) fn spawn_dispatch(self: &Arc<Self>, call: StackRun) {
+    /// Runs a call this host holds the lease of, in its own task. `sole`: its run waits on
+    /// nothing else, so its result may resume the live context before it is journaled.
+    pub(super) fn spawn_dispatch(self: &Arc<Self>, call: StackRun, sole: bool) {
         let engine = self.clone();
         super::hold(&self.held_calls, call.id, true);
         tokio::spawn(async move {
             let call_id = call.id;
             if let Ok(_permit) = engine.call_slots.clone().acquire_owned().await {
-                engine.dispatch(call).await;
+                engine.dispatch(call, sole).await;
             }
             super::hold(&engine.held_calls, call_id, false);
         });
     }
 
-    async fn dispatch(self: &Arc<Self>, call: StackRun) {
+    async fn dispatch(self: &Arc<Self>, call: StackRun, sole: bool) {
         let settle = self.execute_call(&call).await;
         let owner = self.cfg.owner.as_str();
         let outcome = match settle {
             Settle::Complete(value) => match self.journal.get() {
-                Some(batch) => {
+                Some(_) => {
                     // Resuming here is worth a take-over only where the live context is.
                     let hand_off = self.cfg.live_cache
                         && !self.draining()
                         && self.sandbox.may_be_live(call.task_run_id);
-                    let done = batch
-                        .complete(call.task_run_id, (call.id, call.seq), value, hand_off)
-                        .await;
-                    match done {
-                        Ok(done) => match done.handed_off {
-                            Some((run, results)) => return self.spawn_handed_off(*run, results),
-                            None => Ok(done.outcome),
-                        },
-                        Err(e) => Err(e),
+                    if hand_off
+                        && sole
+                        && let Ok(slot) = self.segment_slots.clone().try_acquire_owned()
+                    {
+                        return self.resume_early(call, value, slot).await;
                     }
+                    return self.journal_completion(&call, value, hand_off).await;
                 }
                 None => self
                     .store
@@ -152,6 +150,36 @@ impl Engine {
                     .map_err(Into::into)
             }
         };
+        self.report_settled(call.id, outcome);
+    }
+
+    /// Journals a call's result with the next batch, taking its run over if `hand_off` and the
+    /// result wakes it (see [`tasker_store::queue::Completion`]).
+    pub(super) async fn journal_completion(
+        self: &Arc<Self>,
+        call: &StackRun,
+        value: Value,
+        hand_off: bool,
+    ) {
+        let Some(batch) = self.journal.get() else {
+            return;
+        };
+        let done = batch
+            .complete(call.task_run_id, (call.id, call.seq), value, hand_off)
+            .await;
+        let outcome = match done {
+            Ok(done) => match done.handed_off {
+                Some((run, results)) => return self.spawn_handed_off(*run, results),
+                None => Ok(done.outcome),
+            },
+            Err(e) => Err(e),
+        };
+        self.report_settled(call.id, outcome);
+    }
+
+    /// Acts on a settled call's outcome: wakes the run loop for a run made resumable, logs a
+    /// lost lease or a failed write.
+    pub(super) fn report_settled(&self, call_id: i64, outcome: Result<CallOutcome, EngineError>) {
         match outcome {
             Ok(CallOutcome::Settled(wake)) => {
                 if wake.run_status == TaskRunStatus::Resumable {
@@ -160,15 +188,11 @@ impl Engine {
             }
             Ok(CallOutcome::NotOwner) => {
                 tracing::warn!(
-                    call_id = call.id,
+                    call_id,
                     "lost the call's lease; its result was discarded (another host owns it)"
                 )
             }
-            Err(e) => tracing::error!(
-                call_id = call.id,
-                "settling the call failed: {}",
-                Causes(&e)
-            ),
+            Err(e) => tracing::error!(call_id, "settling the call failed: {}", Causes(&e)),
         }
     }
 

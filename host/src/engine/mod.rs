@@ -8,6 +8,7 @@ mod authz;
 mod batch;
 mod cluster;
 mod dispatch;
+mod early_resume;
 mod journal;
 mod outcome;
 mod segment;

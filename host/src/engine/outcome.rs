@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tasker_sandbox::{LogLevel, RunOutcome, SegmentOutcome, TaskFailure};
-use tasker_store::queue::{NewCall, SuspendOutcome, SuspendWithCalls};
+use tasker_sandbox::{LogLevel, ParkedCall, RunOutcome, SegmentOutcome, TaskFailure};
+use tasker_store::queue::{NewCall, SuspendOutcome, SuspendWithCalls, Suspended};
 use tasker_store::{NewLog, TaskRun};
 
 use super::{Engine, EngineError};
@@ -35,24 +35,12 @@ impl Engine {
                 self.sandbox.forget(run.id);
                 self.notify_ended(run.id);
             }
-            RunOutcome::Suspended { new_calls, .. } => {
-                let calls: Vec<NewCall> = new_calls
-                    .iter()
-                    .map(|c| NewCall {
-                        seq: c.seq as i64,
-                        service: c.service.clone(),
-                        method: c.method.clone(),
-                        args: c.args.to_string(),
-                        args_hash: c.args_hash.clone(),
-                        max_attempts: i64::from(self.cfg.max_attempts),
-                        parent_stack_run_id: None,
-                    })
-                    .collect();
-                // Calls this host serves are claimed as they are recorded and run at once;
-                // the others wait in the queue for a host that serves them (NOTIFY wakes it).
-                let (local, remote): (Vec<NewCall>, Vec<NewCall>) = calls
-                    .into_iter()
-                    .partition(|c| !self.capability_filter() || self.serves(&c.service));
+            RunOutcome::Suspended {
+                new_calls,
+                outstanding,
+            } => {
+                let (local, remote) = self.split_new_calls(&new_calls);
+                let sole = sole_wait(&local, &remote, &outstanding);
                 let suspended = match self.journal.get() {
                     Some(batch) => {
                         batch
@@ -72,10 +60,7 @@ impl Engine {
                             .await?
                     }
                 };
-                for call in suspended.inserted_claimed {
-                    self.spawn_dispatch(call);
-                }
-                self.after_suspend(run.id, suspended.outcome);
+                self.dispatch_inserted(run.id, suspended, sole);
             }
         }
         Ok(())
@@ -90,7 +75,35 @@ impl Engine {
         Ok(())
     }
 
-    fn after_suspend(&self, run_id: i64, outcome: SuspendOutcome) {
+    /// Runs the calls a segment end inserted claimed, then acts on how the run was suspended.
+    /// `sole`: the segment waits on exactly one call, that one call (see [`sole_wait`]).
+    pub(super) fn dispatch_inserted(self: &Arc<Self>, run_id: i64, s: Suspended, sole: bool) {
+        let sole = sole && s.outcome == SuspendOutcome::Suspended && s.inserted_claimed.len() == 1;
+        for call in s.inserted_claimed {
+            self.spawn_dispatch(call, sole);
+        }
+        self.after_suspend(run_id, s.outcome);
+    }
+
+    /// A segment's new calls as journal rows: those this host serves (claimed as they are
+    /// recorded, run at once), and the others, left in the queue for a host that serves them
+    /// (NOTIFY wakes it).
+    pub(super) fn split_new_calls(&self, new_calls: &[ParkedCall]) -> (Vec<NewCall>, Vec<NewCall>) {
+        new_calls
+            .iter()
+            .map(|c| NewCall {
+                seq: c.seq as i64,
+                service: c.service.clone(),
+                method: c.method.clone(),
+                args: c.args.to_string(),
+                args_hash: c.args_hash.clone(),
+                max_attempts: i64::from(self.cfg.max_attempts),
+                parent_stack_run_id: None,
+            })
+            .partition(|c| !self.capability_filter() || self.serves(&c.service))
+    }
+
+    pub(super) fn after_suspend(&self, run_id: i64, outcome: SuspendOutcome) {
         match outcome {
             SuspendOutcome::Resumable => self.wake_runs.notify_one(),
             SuspendOutcome::Suspended => {}
@@ -100,7 +113,11 @@ impl Engine {
         }
     }
 
-    async fn store_logs(&self, run_id: i64, out: &SegmentOutcome) -> Result<(), EngineError> {
+    pub(super) async fn store_logs(
+        &self,
+        run_id: i64,
+        out: &SegmentOutcome,
+    ) -> Result<(), EngineError> {
         if out.logs.is_empty() {
             return Ok(());
         }
@@ -130,7 +147,17 @@ fn level_name(level: LogLevel) -> &'static str {
     }
 }
 
+/// Whether a suspended segment waits on nothing but its one new call, which this host runs:
+/// that call's result can then resume the live context before it is journaled
+/// (`early_resume.rs`).
+pub(super) fn sole_wait(local: &[NewCall], remote: &[NewCall], outstanding: &[u64]) -> bool {
+    remote.is_empty()
+        && local.len() == 1
+        && outstanding.len() == 1
+        && outstanding[0] == local[0].seq as u64
+}
+
 /// The stored form of a run failure.
-fn failure_text(f: &TaskFailure) -> String {
+pub(super) fn failure_text(f: &TaskFailure) -> String {
     json!({ "kind": f.kind, "message": f.message, "stack": f.stack }).to_string()
 }

@@ -50,10 +50,7 @@ impl Engine {
             SegmentStart::Claimed => self.try_run_segment(run).await,
             SegmentStart::HandedOff(results) => self.run_handed_off(run, results).await,
             SegmentStart::Fresh => match self.task_code(&run).await {
-                Ok(Some(code)) => {
-                    let times = run.segment_times.clone();
-                    self.replay(&run, code, times, Replay::Fresh).await
-                }
+                Ok(Some(code)) => self.replay(&run, code, Replay::Fresh).await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             },
@@ -120,14 +117,12 @@ impl Engine {
         let Some(code) = self.task_code(&run).await? else {
             return Ok(());
         };
-        let mut segment_times = run.segment_times.clone();
-
         // Fast path: deliver only what settled since the last segment to the live context,
         // without reading the whole journal (keeps n sequential calls linear, not quadratic).
-        if !segment_times.is_empty() && self.cfg.live_cache {
+        if run.segment_count > 0 && self.cfg.live_cache {
             // One transaction takes the waiting results and records their delivery with the
             // segment's time, before any code runs (a crash replays the same deliveries).
-            let segment_index = segment_times.len() as i64;
+            let segment_index = run.segment_count;
             let fresh = self
                 .store
                 .deliver_settled(run.id, segment_index, now)
@@ -142,14 +137,10 @@ impl Engine {
                 })
                 .collect();
             if !results.is_empty() {
-                segment_times.push(now);
-                return self
-                    .resume_recorded(&run, code, segment_times, results)
-                    .await;
+                return self.resume_recorded(&run, code, Some(now), results).await;
             }
         }
-        self.replay(&run, code, segment_times, Replay::Journal)
-            .await
+        self.replay(&run, code, Replay::Journal).await
     }
 
     /// Runs `run` (taken over by this host when `results` woke it, recorded as delivered in the
@@ -180,22 +171,21 @@ impl Engine {
         let Some(code) = self.task_code(&run).await? else {
             return Ok(());
         };
-        let segment_times = run.segment_times.clone();
-        self.resume_recorded(&run, code, segment_times, results)
+        self.resume_recorded(&run, code, run.last_segment_at, results)
             .await
     }
 
     /// Resumes the live context with `results`, already journaled as delivered in the run's
-    /// last segment (the last of `segment_times`), or replays the run with that delivery when
+    /// last segment (started at `last_segment_at`), or replays the run with that delivery when
     /// the context is not here (evicted, restarted, or another host ran it).
     async fn resume_recorded(
         self: &Arc<Self>,
         run: &TaskRun,
         code: Arc<str>,
-        segment_times: Vec<i64>,
+        last_segment_at: Option<i64>,
         results: Vec<DeliveredResult>,
     ) -> Result<(), EngineError> {
-        if let Some(&segment_time_ms) = segment_times.last() {
+        if let Some(segment_time_ms) = last_segment_at {
             let delivery = Delivery {
                 segment_time_ms,
                 results,
@@ -205,8 +195,7 @@ impl Engine {
                 return self.apply(run, outcome).await;
             }
         }
-        self.replay(run, code, segment_times, Replay::JustDelivered)
-            .await
+        self.replay(run, code, Replay::JustDelivered).await
     }
 
     /// Records a delivery (its seqs and the segment's time) before any code runs, so a crash
@@ -238,16 +227,19 @@ impl Engine {
         self: &Arc<Self>,
         run: &TaskRun,
         code: Arc<str>,
-        mut segment_times: Vec<i64>,
         mode: Replay,
     ) -> Result<(), EngineError> {
         let now = self.store.clock().now_ms();
-        // A run with no segment time has never run a segment: its journal is empty (calls are
-        // recorded at a segment's end, after its time), so a fresh start skips the read.
-        let journal = if segment_times.is_empty() || mode == Replay::Fresh {
-            Vec::new()
+        // A run with no segment has never run one: its journal is empty (calls are recorded
+        // at a segment's end, after its time), so a fresh start skips the reads. A recorded
+        // delivery is newer than `run`, so that case always reads.
+        let never_ran = mode == Replay::Journal && run.segment_count == 0;
+        let (journal, mut segment_times) = if mode == Replay::Fresh {
+            (Vec::new(), run.last_segment_at.into_iter().collect())
+        } else if never_ran {
+            (Vec::new(), Vec::new())
         } else {
-            self.store.journal(run.id).await?
+            tokio::try_join!(self.store.journal(run.id), self.store.segment_times(run.id))?
         };
         let view = JournalView::build(&journal, &segment_times);
         let outstanding = view.issued.len()

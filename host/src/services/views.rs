@@ -43,7 +43,7 @@ pub fn run_view(run: &TaskRun) -> Value {
         "codeHash": run.code_hash,
         "parentStackRunId": run.parent_stack_run_id,
         "callsCompleted": run.calls_completed,
-        "segments": run.segment_times.len(),
+        "segments": run.segment_count,
         // The host that ran the latest segment (it holds the live context while suspended).
         "host": run.lease_owner,
         "createdAt": iso(run.created_at),

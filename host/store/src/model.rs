@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::StepExt;
-use crate::{Error, Result, StackRunStatus, TaskRunStatus};
+use crate::{Result, StackRunStatus, TaskRunStatus};
 
 /// One task run (`task_runs` row).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +30,11 @@ pub struct TaskRun {
     pub calls_completed: i64,
     /// `calls_completed` as seen by the current (or last) segment when it was claimed or suspended.
     pub calls_seen: i64,
-    /// Duration of each segment, milliseconds.
-    pub segment_times: Vec<i64>,
+    /// Segments started so far (their start times are in `run_segments`, see
+    /// [`crate::Store::segment_times`]).
+    pub segment_count: i64,
+    /// Start time of the latest segment (ms since the epoch): its `Date.now()`.
+    pub last_segment_at: Option<i64>,
     /// When it last became ready (created, or woken up); orders ready runs FIFO.
     pub ready_at: i64,
     pub created_at: i64,
@@ -44,7 +47,6 @@ pub struct TaskRun {
 impl TaskRun {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         let status: String = row.try_get(4).step("decode task run")?;
-        let segment_times: String = row.try_get(12).step("decode task run")?;
         Ok(Self {
             id: row.try_get(0).step("decode task run")?,
             task_name: row.try_get(1).step("decode task run")?,
@@ -58,16 +60,14 @@ impl TaskRun {
             lease_expires_at: row.try_get(9).step("decode task run")?,
             calls_completed: row.try_get(10).step("decode task run")?,
             calls_seen: row.try_get(11).step("decode task run")?,
-            segment_times: serde_json::from_str(&segment_times).map_err(|source| Error::Json {
-                column: "task_runs.segment_times",
-                source,
-            })?,
-            ready_at: row.try_get(13).step("decode task run")?,
-            created_at: row.try_get(14).step("decode task run")?,
-            started_at: row.try_get(15).step("decode task run")?,
-            suspended_at: row.try_get(16).step("decode task run")?,
-            ended_at: row.try_get(17).step("decode task run")?,
-            updated_at: row.try_get(18).step("decode task run")?,
+            segment_count: row.try_get(12).step("decode task run")?,
+            last_segment_at: row.try_get(13).step("decode task run")?,
+            ready_at: row.try_get(14).step("decode task run")?,
+            created_at: row.try_get(15).step("decode task run")?,
+            started_at: row.try_get(16).step("decode task run")?,
+            suspended_at: row.try_get(17).step("decode task run")?,
+            ended_at: row.try_get(18).step("decode task run")?,
+            updated_at: row.try_get(19).step("decode task run")?,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! Read-only helpers over runs and calls: one run, recent runs (keyset pages), a run's journal, counts
-//! by status, queue depth and age. Nothing here changes a row.
+//! Read-only helpers over runs and calls: one run, recent runs (keyset pages), a run's journal and
+//! segment times, counts by status, queue depth and age. Nothing here changes a row.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +31,8 @@ const JOURNAL: Sql = Sql::same(concat!(
     stack_run_columns!(),
     " FROM stack_runs WHERE task_run_id = $1 ORDER BY seq"
 ));
+const SEGMENT_TIMES: Sql =
+    Sql::same("SELECT started_at FROM run_segments WHERE task_run_id = $1 ORDER BY idx");
 const UNDELIVERED: Sql = Sql::same(concat!(
     "SELECT ",
     stack_run_columns!(),
@@ -113,6 +115,19 @@ impl Store {
             .await
             .step("read journal")?;
         decode_all(&rows, StackRun::from_row)
+    }
+
+    /// Start time of each of a run's segments (ms since the epoch), in order: segment k's
+    /// `Date.now()`, which a replay must reproduce.
+    pub async fn segment_times(&self, run_id: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(self.sql(&SEGMENT_TIMES))
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .step("read segment times")?;
+        rows.iter()
+            .map(|row| row.try_get(0).step("read segment times"))
+            .collect()
     }
 
     /// A run's settled calls not yet delivered to a segment, ordered by seq: what a live

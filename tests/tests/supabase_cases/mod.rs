@@ -6,17 +6,6 @@ macro_rules! steps {
     ($([$($x:tt)*]),* $(,)?) => { vec![$(json!([$($x)*])),*] };
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Sqlite) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() -> anyhow::Result<()> { super::$name(super::Backend::Postgres) })*
-        }
-    };
-}
-
 pub mod forward;
 pub mod mutations;
 pub mod reads;

@@ -10,7 +10,7 @@ use sqlx::{Any, AssertSqlSafe, Executor};
 use super::{CallClaim, Enqueued, Lease, NewCall, idempotency_key};
 use crate::error::StepExt;
 use crate::model::decode_all;
-use crate::sql::{Sql, json_int_list, json_list, json_text_list, stack_run_columns};
+use crate::sql::{Sql, json_int_list, json_list, json_text_list, pg_ids, stack_run_columns};
 use crate::{Result, StackRun, StackRunStatus, Store};
 
 /// Rows per INSERT statement: 8 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -29,8 +29,9 @@ const EXISTING_CALLS: Sql = Sql {
     postgres: concat!(
         "SELECT ",
         stack_run_columns!(),
-        " FROM stack_runs WHERE task_run_id = $1 AND seq IN ",
-        json_int_list!(postgres, "$2")
+        " FROM stack_runs WHERE task_run_id = $1 AND seq = ANY(",
+        pg_ids!("$2"),
+        ")"
     ),
 };
 

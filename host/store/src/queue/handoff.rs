@@ -22,13 +22,16 @@ pub struct Completion<'a> {
     pub result: &'a str,
     /// Take the run over if this result wakes it (the completing host holds its live context).
     pub hand_off: bool,
+    /// Start time of the segment a take-over starts (default: the batch's time). Set when the
+    /// live context already ran that segment with this time as its `Date.now()`.
+    pub segment_at: Option<i64>,
 }
 
 /// A run taken over by the completing host.
 #[derive(Clone, Debug)]
 pub struct HandOff {
     /// The run, now `running` under the completing host; its new last segment (time: the last
-    /// of `segment_times`) has the results of `calls` delivered.
+    /// the run's `last_segment_at`) has the results of `calls` delivered.
     pub run: TaskRun,
     /// The calls whose results the new segment delivers, in the order they were given.
     pub calls: Vec<i64>,
@@ -61,7 +64,7 @@ impl Store {
             .into_iter()
             .filter_map(|w| match w {
                 JournalWritten::Completed(c) => Some(c),
-                JournalWritten::Suspended(_) => None,
+                JournalWritten::Suspended(_) | JournalWritten::Resumed(_) => None,
             })
             .collect())
     }

@@ -20,11 +20,12 @@ use sqlx::Row;
 
 use super::call_set::insert_calls_of;
 use super::handoff::{Completed, Completion, HandOff};
+use super::resumed::{Resumed, ResumedWritten};
 use super::segment_end::{SuspendWithCalls, Suspended};
 use super::{CallOutcome, RunWake, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
-use crate::sql::{Sql, append_segment_time, task_run_columns};
+use crate::sql::{Sql, new_segment_if, pg_ids, task_run_columns};
 use crate::{Backend, Result, Store, TaskRun, TaskRunStatus};
 
 /// On SQLite the unary `+` keeps the planner off the status/owner indexes, so that it walks
@@ -41,10 +42,9 @@ const SUSPEND_SET: Sql = Sql {
              UPDATE task_runs SET \
              status = CASE WHEN calls_completed > j.seen THEN 'resumable' ELSE 'suspended' END, \
              calls_seen = j.seen, suspended_at = $2, ready_at = $2, updated_at = $2, \
-             lease_expires_at = NULL, segment_times = CASE WHEN j.ms IS NULL THEN segment_times \
-             ELSE ",
-        append_segment_time!("j.ms"),
-        " END FROM j WHERE task_runs.id = j.rid AND +task_runs.status = 'running' \
+             lease_expires_at = NULL, ",
+        new_segment_if!("j.ms IS NOT NULL", "j.ms"),
+        " FROM j WHERE task_runs.id = j.rid AND +task_runs.status = 'running' \
              AND +task_runs.lease_owner = j.owner RETURNING id, status"
     ),
     postgres: concat!(
@@ -53,11 +53,12 @@ const SUSPEND_SET: Sql = Sql {
                UPDATE task_runs SET \
                status = CASE WHEN calls_completed > j.seen THEN 'resumable' ELSE 'suspended' END, \
                calls_seen = j.seen, suspended_at = $2, ready_at = $2, updated_at = $2, \
-               lease_expires_at = NULL, segment_times = CASE WHEN j.ms IS NULL THEN segment_times \
-               ELSE ",
-        append_segment_time!("j.ms"),
-        " END FROM j WHERE task_runs.id = j.rid AND task_runs.status = 'running' \
-               AND task_runs.lease_owner = j.owner RETURNING task_runs.id, task_runs.status"
+               lease_expires_at = NULL, ",
+        new_segment_if!("j.ms IS NOT NULL", "j.ms"),
+        " FROM j WHERE task_runs.id = j.rid AND task_runs.id = ANY(",
+        pg_ids!("$1", "rid"),
+        ") AND task_runs.status = 'running' AND task_runs.lease_owner = j.owner \
+         RETURNING task_runs.id, task_runs.status"
     ),
 };
 
@@ -69,18 +70,22 @@ const SETTLE_SET: Sql = Sql {
              lease_expires_at = NULL, ended_at = $3, updated_at = $3 \
              FROM j WHERE stack_runs.id = j.cid AND +stack_runs.status = 'processing' \
              AND +stack_runs.lease_owner = $2 RETURNING id, task_run_id",
-    postgres: "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(cid bigint, r text)) \
-               UPDATE stack_runs SET status = 'completed', result = j.r, error = NULL, \
-               lease_expires_at = NULL, ended_at = $3, updated_at = $3 \
-               FROM j WHERE stack_runs.id = j.cid AND stack_runs.status = 'processing' \
-               AND stack_runs.lease_owner = $2 RETURNING stack_runs.id, stack_runs.task_run_id",
+    postgres: concat!(
+        "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(cid bigint, r text)) \
+         UPDATE stack_runs SET status = 'completed', result = j.r, error = NULL, \
+         lease_expires_at = NULL, ended_at = $3, updated_at = $3 \
+         FROM j WHERE stack_runs.id = j.cid AND stack_runs.id = ANY(",
+        pg_ids!("$1", "cid"),
+        ") AND stack_runs.status = 'processing' AND stack_runs.lease_owner = $2 \
+         RETURNING stack_runs.id, stack_runs.task_run_id"
+    ),
 };
 
 /// The SET clause that counts `j.n` settlements and wakes a `suspended` run: `resumable`, or
-/// with `j.take = 1` `running` under $3 until $4 with segment time $2 appended and all `n`
+/// with `j.take = 1` `running` under $3 until $4 with a new segment at $2 and all `n`
 /// results counted as seen (every SET reads the old row).
 macro_rules! wake_set {
-    ($append:expr) => {
+    ($new_segment:expr, $only_batch_rows:expr) => {
         concat!(
             "UPDATE task_runs SET calls_completed = calls_completed + j.n, \
              status = CASE WHEN status <> 'suspended' THEN status \
@@ -92,25 +97,38 @@ macro_rules! wake_set {
              ELSE lease_expires_at END, \
              calls_seen = CASE WHEN status = 'suspended' AND j.take = 1 \
              THEN calls_completed + j.n ELSE calls_seen END, \
-             segment_times = CASE WHEN status = 'suspended' AND j.take = 1 THEN ",
-            $append,
-            " ELSE segment_times END, updated_at = $2 FROM j WHERE task_runs.id = j.rid RETURNING "
+             ",
+            $new_segment,
+            ", updated_at = $2 FROM j WHERE task_runs.id = j.rid",
+            $only_batch_rows,
+            " RETURNING "
         )
     };
 }
 
-/// $1 JSON `[{rid, n, take}]`, $2 now, $3 owner, $4 lease expiry.
+/// $1 JSON `[{rid, n, take, at}]` (`at`: the new segment's time, null for $2), $2 now,
+/// $3 owner, $4 lease expiry.
 const WAKE_SET: Sql = Sql {
     sqlite: concat!(
         "WITH j AS (SELECT json_extract(value, '$.rid') AS rid, json_extract(value, '$.n') AS n, \
-         json_extract(value, '$.take') AS take FROM json_each($1)) ",
-        wake_set!(append_segment_time!("$2")),
+         json_extract(value, '$.take') AS take, json_extract(value, '$.at') AS at \
+         FROM json_each($1)) ",
+        wake_set!(
+            new_segment_if!("status = 'suspended' AND j.take = 1", "COALESCE(j.at, $2)"),
+            ""
+        ),
         task_run_columns!()
     ),
     postgres: concat!(
         "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(rid bigint, n bigint, \
-         take bigint)) ",
-        wake_set!(append_segment_time!("$2::bigint")),
+         take bigint, at bigint)) ",
+        wake_set!(
+            new_segment_if!(
+                "status = 'suspended' AND j.take = 1",
+                "COALESCE(j.at, $2::bigint)"
+            ),
+            concat!(" AND task_runs.id = ANY(", pg_ids!("$1", "rid"), ")")
+        ),
         task_run_columns!()
     ),
 };
@@ -120,21 +138,32 @@ const MARK_SET: Sql = Sql {
     sqlite: "WITH j AS (SELECT json_extract(value, '$.cid') AS cid, \
              json_extract(value, '$.seg') AS seg FROM json_each($1)) \
              UPDATE stack_runs SET delivered_segment = j.seg FROM j WHERE stack_runs.id = j.cid",
-    postgres: "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(cid bigint, seg bigint)) \
-               UPDATE stack_runs SET delivered_segment = j.seg FROM j WHERE stack_runs.id = j.cid",
+    postgres: concat!(
+        "WITH j AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(cid bigint, seg bigint)) \
+         UPDATE stack_runs SET delivered_segment = j.seg FROM j WHERE stack_runs.id = j.cid \
+         AND stack_runs.id = ANY(",
+        pg_ids!("$1", "cid"),
+        ")"
+    ),
 };
 
 /// PostgreSQL: locks the batch's runs in id order before any update: $1 JSON array of run ids,
 /// $2 JSON array of call ids (their runs).
-const LOCK_RUNS: &str = "SELECT id FROM task_runs WHERE id IN \
-     (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)) OR id IN \
-     (SELECT task_run_id FROM stack_runs WHERE id IN \
-     (SELECT value::bigint FROM jsonb_array_elements_text($2::jsonb))) ORDER BY id FOR UPDATE";
+const LOCK_RUNS: &str = concat!(
+    "SELECT id FROM task_runs WHERE id = ANY(",
+    pg_ids!("$1"),
+    ") OR id = ANY(ARRAY(SELECT task_run_id FROM stack_runs WHERE id = ANY(",
+    pg_ids!("$2"),
+    "))) ORDER BY id FOR UPDATE"
+);
 
 /// PostgreSQL: then the calls being completed ($1 JSON array of ids), also in id order (lease
 /// renewals lock them too).
-const LOCK_CALLS: &str = "SELECT id FROM stack_runs WHERE id IN \
-     (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE";
+const LOCK_CALLS: &str = concat!(
+    "SELECT id FROM stack_runs WHERE id = ANY(",
+    pg_ids!("$1"),
+    ") ORDER BY id FOR UPDATE"
+);
 
 /// One write of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -143,6 +172,9 @@ pub enum JournalWrite<'a> {
     Suspend(SuspendWithCalls<'a>),
     /// A call result (with hand-off, see [`Store::complete_calls_handing_off`]).
     Complete(Completion<'a>),
+    /// A result already delivered to the live context, with what its segment did (see
+    /// [`Resumed`]). Applied after every other write of the batch.
+    Resumed(Resumed<'a>),
 }
 
 /// What one write did.
@@ -150,6 +182,7 @@ pub enum JournalWrite<'a> {
 pub enum JournalWritten {
     Suspended(Suspended),
     Completed(Completed),
+    Resumed(ResumedWritten),
 }
 
 impl Store {
@@ -164,13 +197,18 @@ impl Store {
         const STEP: &str = "write journal batch";
         let now = self.now();
         // Each kind with its place in `writes` (results go back in that order).
-        let (mut ends, mut results) = (Vec::new(), Vec::new());
+        let (mut ends, mut results, mut resumed) = (Vec::new(), Vec::new(), Vec::new());
         for (i, write) in writes.iter().enumerate() {
             match write {
                 JournalWrite::Suspend(s) => ends.push((i, s)),
                 JournalWrite::Complete(c) => results.push((i, c)),
+                JournalWrite::Resumed(r) => resumed.push((i, r)),
             }
         }
+        // A resumed write starts as the completion that takes its run over.
+        let takes: Vec<(usize, Completion<'_>)> =
+            resumed.iter().map(|&(i, r)| (i, r.completion())).collect();
+        results.extend(takes.iter().map(|(i, c)| (*i, c)));
         let mut tx = self.begin_write(STEP).await?;
         if self.backend() == Backend::Postgres {
             let runs: Vec<i64> = ends.iter().map(|(_, s)| s.run_id).collect();
@@ -194,11 +232,13 @@ impl Store {
         self.suspend_set(&mut tx, now, ends, &mut done).await?;
         self.complete_set(&mut tx, owner, lease_ms, now, results, &mut done)
             .await?;
+        self.apply_resumed(&mut tx, owner, now, &resumed, &mut done)
+            .await?;
         tx.commit().await.step(STEP)?;
         Ok(done.into_iter().flatten().collect())
     }
 
-    async fn suspend_set(
+    pub(super) async fn suspend_set(
         &self,
         tx: &mut sqlx::AnyConnection,
         now: i64,
@@ -289,8 +329,9 @@ impl Store {
             let call: i64 = row.try_get(0).step(STEP)?;
             run_of_call.insert(call, row.try_get::<i64, _>(1).step(STEP)?);
         }
-        // Per run, in arrival order: its settled calls and whether to take it over.
-        let mut per_run: Vec<(i64, Vec<i64>, bool)> = Vec::new();
+        // Per run, in arrival order: its settled calls, whether to take it over, and the
+        // time of the segment a take-over starts (if given).
+        let mut per_run: Vec<(i64, Vec<i64>, bool, Option<i64>)> = Vec::new();
         let mut slot_of_run: HashMap<i64, usize> = HashMap::new();
         for (i, c) in &results {
             let settled = run_of_call.get(&c.call_id).filter(|_| !repeats.contains(i));
@@ -298,19 +339,22 @@ impl Store {
                 continue;
             };
             let slot = *slot_of_run.entry(run_id).or_insert_with(|| {
-                per_run.push((run_id, Vec::new(), false));
+                per_run.push((run_id, Vec::new(), false, None));
                 per_run.len() - 1
             });
-            let (_, calls, take) = &mut per_run[slot];
+            let (_, calls, take, at) = &mut per_run[slot];
             calls.push(c.call_id);
             *take |= c.hand_off;
+            *at = at.or(c.segment_at);
         }
         let runs = if per_run.is_empty() {
             Vec::new()
         } else {
             let rows: Vec<_> = per_run
                 .iter()
-                .map(|(rid, calls, take)| json!({ "rid": rid, "n": calls.len(), "take": i64::from(*take) }))
+                .map(|(rid, calls, take, at)| {
+                    json!({ "rid": rid, "n": calls.len(), "take": i64::from(*take), "at": at })
+                })
                 .collect();
             let woken = sqlx::query(self.sql(&WAKE_SET))
                 .bind(serde_json::Value::Array(rows).to_string())
@@ -332,12 +376,12 @@ impl Store {
         };
         let mut marks = Vec::new();
         let mut hand_offs: HashMap<i64, Box<HandOff>> = HashMap::new();
-        for (run_id, calls, take) in &per_run {
+        for (run_id, calls, take, _) in &per_run {
             let Some(run) = run_by_id.get(run_id) else {
                 continue;
             };
             if taken(run, *take) {
-                let segment = run.segment_times.len().saturating_sub(1);
+                let segment = run.segment_count.saturating_sub(1);
                 marks.extend(calls.iter().map(|c| json!({ "cid": c, "seg": segment })));
                 let hand_off = HandOff {
                     run: (*run).clone(),

@@ -3,7 +3,7 @@
 
 use super::{LeaseScope, Reclaimed};
 use crate::error::StepExt;
-use crate::sql::{Sql, json_int_list, json_list};
+use crate::sql::{Sql, json_int_list, json_list, pg_ids};
 use crate::{Result, Store};
 
 /// $1 owner, $2 new expiry, optionally $3 = JSON array of ids.
@@ -19,9 +19,9 @@ const RENEW_CALLS_IDS: Sql = Sql {
     // Rows locked in id order, as journal batches lock them (no deadlock between the two).
     postgres: concat!(
         "UPDATE stack_runs SET lease_expires_at = $2 WHERE id IN (SELECT id FROM stack_runs \
-         WHERE status = 'processing' AND lease_owner = $1 AND id IN ",
-        json_int_list!(postgres, "$3"),
-        " ORDER BY id FOR UPDATE)"
+         WHERE status = 'processing' AND lease_owner = $1 AND id = ANY(",
+        pg_ids!("$3"),
+        ") ORDER BY id FOR UPDATE)"
     ),
 };
 const RENEW_RUNS_ALL: Sql = Sql::same(
@@ -36,9 +36,9 @@ const RENEW_RUNS_IDS: Sql = Sql {
     // Rows locked in id order, as journal batches lock them (no deadlock between the two).
     postgres: concat!(
         "UPDATE task_runs SET lease_expires_at = $2 WHERE id IN (SELECT id FROM task_runs \
-         WHERE status = 'running' AND lease_owner = $1 AND id IN ",
-        json_int_list!(postgres, "$3"),
-        " ORDER BY id FOR UPDATE)"
+         WHERE status = 'running' AND lease_owner = $1 AND id = ANY(",
+        pg_ids!("$3"),
+        ") ORDER BY id FOR UPDATE)"
     ),
 };
 

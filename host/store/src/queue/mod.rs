@@ -16,12 +16,14 @@ mod calls;
 mod handoff;
 mod journal_batch;
 mod leases;
+mod resumed;
 mod runs;
 mod segment_end;
 mod settle;
 
 pub use handoff::{Completed, Completion, HandOff};
 pub use journal_batch::{JournalWrite, JournalWritten};
+pub use resumed::{Resumed, ResumedWritten, SegmentDid};
 pub use segment_end::{SuspendWithCalls, Suspended};
 
 use crate::TaskRunStatus;
@@ -137,7 +139,7 @@ impl NewRun {
     }
 }
 
-/// Who ends a segment, and how long it took (appended to `segment_times` when given).
+/// Who ends a segment, and the time of a new segment to log with it (when given).
 #[derive(Clone, Copy, Debug)]
 pub struct SegmentEnd<'a> {
     pub owner: &'a str,

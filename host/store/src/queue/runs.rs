@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{EndOutcome, Lease, NewRun, RunClaim, SegmentEnd, SuspendOutcome};
 use crate::error::StepExt;
 use crate::model::decode_all;
-use crate::sql::{Sql, append_segment_time, json_int_list, json_list, task_run_columns};
+use crate::sql::{Sql, json_int_list, json_list, new_segment_if, pg_ids, task_run_columns};
 use crate::{Result, Store, TaskRun, TaskRunStatus};
 
 /// A child run ($4 set) without its own scope ($6) inherits the scope of the run that made
@@ -14,11 +14,11 @@ use crate::{Result, Store, TaskRun, TaskRunStatus};
 /// With $7 (an owner) the run starts `running` under $7 until $8, its first segment time
 /// ($5) recorded: the submitting host runs it at once instead of queueing it.
 macro_rules! create {
-    ($owner:literal, $expiry:literal, $first_segment:literal) => {
+    ($owner:literal, $expiry:literal) => {
         concat!(
             "INSERT INTO task_runs (task_name, code_hash, input, status, parent_stack_run_id, \
              ready_at, created_at, updated_at, scope, lease_owner, lease_expires_at, started_at, \
-             segment_times) VALUES ($1, $2, $3, CASE WHEN ",
+             segment_count, last_segment_at) VALUES ($1, $2, $3, CASE WHEN ",
             $owner,
             " IS NULL THEN 'pending' ELSE 'running' END, $4, $5, $5, $5, \
              COALESCE($6, (SELECT r.scope FROM stack_runs s JOIN task_runs r ON r.id = s.task_run_id \
@@ -30,20 +30,16 @@ macro_rules! create {
             $owner,
             " IS NULL THEN NULL ELSE $5 END, CASE WHEN ",
             $owner,
-            " IS NULL THEN '[]' ELSE ",
-            $first_segment,
-            " END) RETURNING ",
+            " IS NULL THEN 0 ELSE 1 END, CASE WHEN ",
+            $owner,
+            " IS NULL THEN NULL ELSE $5 END) RETURNING ",
             task_run_columns!()
         )
     };
 }
 const CREATE: Sql = Sql {
-    sqlite: create!("$7", "$8", "json_array($5)"),
-    postgres: create!(
-        "$7::text",
-        "$8::bigint",
-        "jsonb_build_array($5::bigint)::text"
-    ),
+    sqlite: create!("$7", "$8"),
+    postgres: create!("$7::text", "$8::bigint"),
 };
 
 /// $1 owner, $2 lease expiry, $3 now. `calls_seen` records what this segment starts from.
@@ -83,24 +79,15 @@ const CLAIM_ONE: Sql = Sql::same(concat!(
     task_run_columns!()
 ));
 
-/// `segment_times` with `$N` (milliseconds, may be NULL) appended.
-macro_rules! append_segment {
+/// A new segment at `$N` (milliseconds) unless `$N` is NULL.
+macro_rules! new_segment_unless_null {
     (sqlite, $param:literal) => {
-        concat!(
-            "CASE WHEN ",
-            $param,
-            " IS NULL THEN segment_times ELSE ",
-            append_segment_time!($param),
-            " END"
-        )
+        new_segment_if!(concat!($param, " IS NOT NULL"), $param)
     };
     (postgres, $param:literal) => {
-        concat!(
-            "CASE WHEN ",
-            $param,
-            "::bigint IS NULL THEN segment_times ELSE ",
-            append_segment_time!($param),
-            " END"
+        new_segment_if!(
+            concat!($param, "::bigint IS NOT NULL"),
+            concat!($param, "::bigint")
         )
     };
 }
@@ -111,9 +98,8 @@ macro_rules! suspend {
         concat!(
             "UPDATE task_runs SET \
              status = CASE WHEN calls_completed > $3 THEN 'resumable' ELSE 'suspended' END, \
-             calls_seen = $3, suspended_at = $4, ready_at = $4, updated_at = $4, lease_expires_at = NULL, \
-             segment_times = ",
-            append_segment!($backend, "$5"),
+             calls_seen = $3, suspended_at = $4, ready_at = $4, updated_at = $4, lease_expires_at = NULL, ",
+            new_segment_unless_null!($backend, "$5"),
             " WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING status"
         )
     };
@@ -128,8 +114,8 @@ macro_rules! end_run {
     ($backend:tt) => {
         concat!(
             "UPDATE task_runs SET status = $3, result = $4, error = $5, lease_expires_at = NULL, \
-             ended_at = $6, updated_at = $6, segment_times = ",
-            append_segment!($backend, "$7"),
+             ended_at = $6, updated_at = $6, ",
+            new_segment_unless_null!($backend, "$7"),
             " WHERE id = $1 AND status = 'running' AND lease_owner = $2"
         )
     };
@@ -154,8 +140,8 @@ const ABANDON_PENDING_CALLS: Sql = Sql::same(
 macro_rules! append_only {
     ($backend:tt) => {
         concat!(
-            "UPDATE task_runs SET segment_times = ",
-            append_segment!($backend, "$2"),
+            "UPDATE task_runs SET ",
+            new_segment_unless_null!($backend, "$2"),
             " WHERE id = $1"
         )
     };
@@ -174,8 +160,9 @@ const MARK_DELIVERED: Sql = Sql {
     ),
     postgres: concat!(
         "UPDATE stack_runs SET delivered_segment = $3 WHERE task_run_id = $1 \
-         AND delivered_segment IS NULL AND seq IN ",
-        json_int_list!(postgres, "$2")
+         AND delivered_segment IS NULL AND seq = ANY(",
+        pg_ids!("$2"),
+        ")"
     ),
 };
 
@@ -300,28 +287,21 @@ impl Store {
         const STEP: &str = "fail run";
         let now = self.now();
         let mut tx = self.begin_write(STEP).await?;
-        let affected = sqlx::query(self.sql(&END_RUN))
-            .bind(run_id)
-            .bind(end.owner)
-            .bind(TaskRunStatus::Failed.as_str())
-            .bind(None::<String>)
-            .bind(Some(error))
-            .bind(now)
-            .bind(end.segment_ms)
-            .execute(&mut *tx)
-            .await
-            .step(STEP)?
-            .rows_affected();
-        if affected == 0 {
+        let run = (run_id, end.owner);
+        let failed = TaskRunStatus::Failed;
+        let ended = end_run_in(
+            self,
+            &mut tx,
+            run,
+            failed,
+            (None, Some(error)),
+            end.segment_ms,
+            now,
+        )
+        .await?;
+        if !ended {
             return Ok(EndOutcome::NotOwner);
         }
-        sqlx::query(self.sql(&ABANDON_PENDING_CALLS))
-            .bind(run_id)
-            .bind("run failed")
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .step(STEP)?;
         tx.commit().await.step(STEP)?;
         Ok(EndOutcome::Ended)
     }
@@ -353,7 +333,7 @@ impl Store {
         Ok(true)
     }
 
-    /// Appends one segment duration (ms) to the run's `segment_times`.
+    /// Logs the start of the run's next segment at `segment_ms` (ms since the epoch).
     pub async fn append_segment_time(&self, run_id: i64, segment_ms: i64) -> Result<()> {
         sqlx::query(self.sql(&APPEND_SEGMENT))
             .bind(run_id)
@@ -365,7 +345,7 @@ impl Store {
     }
 
     /// Records one delivery atomically: the results of calls `seqs` go to segment `segment`
-    /// (first delivery only) and `segment_ms` is appended to `segment_times` as that segment's
+    /// (first delivery only) and a new segment is logged at `segment_ms` as that segment's
     /// time. One transaction, so a crash can never leave a delivered segment without its time.
     pub async fn record_delivery(
         &self,
@@ -405,6 +385,42 @@ impl Store {
             .step("mark calls delivered")?
             .rows_affected())
     }
+}
+
+/// Ends `run_id` (running under `owner`) inside `tx` as `status` with `result` or `error`; a
+/// failed run's pending calls fail with it. False when `owner` does not hold the run.
+pub(super) async fn end_run_in(
+    store: &Store,
+    tx: &mut sqlx::AnyConnection,
+    (run_id, owner): (i64, &str),
+    status: TaskRunStatus,
+    (result, error): (Option<&str>, Option<&str>),
+    segment_ms: Option<i64>,
+    now: i64,
+) -> Result<bool> {
+    const STEP: &str = "end run";
+    let affected = sqlx::query(store.sql(&END_RUN))
+        .bind(run_id)
+        .bind(owner)
+        .bind(status.as_str())
+        .bind(result)
+        .bind(error)
+        .bind(now)
+        .bind(segment_ms)
+        .execute(&mut *tx)
+        .await
+        .step(STEP)?
+        .rows_affected();
+    if affected > 0 && status == TaskRunStatus::Failed {
+        sqlx::query(store.sql(&ABANDON_PENDING_CALLS))
+            .bind(run_id)
+            .bind("run failed")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .step(STEP)?;
+    }
+    Ok(affected > 0)
 }
 
 fn ended_if(affected: u64) -> EndOutcome {

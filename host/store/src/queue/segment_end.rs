@@ -70,7 +70,7 @@ impl Store {
             .into_iter()
             .filter_map(|w| match w {
                 JournalWritten::Suspended(s) => Some(s),
-                JournalWritten::Completed(_) => None,
+                JournalWritten::Completed(_) | JournalWritten::Resumed(_) => None,
             })
             .collect())
     }

@@ -117,6 +117,7 @@ impl Store {
         let completions: Vec<super::Completion<'_>> = results
             .iter()
             .map(|&(call_id, result)| super::Completion {
+                segment_at: None,
                 call_id,
                 result,
                 hand_off: false,

@@ -7,7 +7,9 @@ mod concurrency;
 mod journal_batch;
 mod leases;
 mod reads;
+mod resumed;
 mod runs;
+mod segment_log;
 mod segments;
 
 use tasker_store::{Clock, Lease, NewCall, NewRun, RunClaim, Store, StoreOptions, TaskRun};

@@ -101,7 +101,7 @@ async fn deliver_settled_takes_results_once(
     );
     let after = store.get_run(run.id).await?.unwrap();
     assert_eq!(
-        after.segment_times,
+        store.segment_times(after.id).await?,
         vec![1, 20],
         "only the delivering segment's time"
     );
