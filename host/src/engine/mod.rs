@@ -114,6 +114,8 @@ pub struct Engine {
     wake_calls: Notify,
     waiters: Mutex<HashMap<i64, Vec<oneshot::Sender<()>>>>,
     segment_slots: Arc<Semaphore>,
+    /// Runs this host holds (leased) that wait in memory for a segment slot.
+    slot_waiters: std::sync::atomic::AtomicUsize,
     call_slots: Arc<Semaphore>,
     /// Task code by code hash: replays need the exact code a run started with.
     code_cache: Mutex<HashMap<String, Arc<str>>>,
@@ -154,6 +156,7 @@ impl Engine {
     pub fn new(store: Store, sandbox: Sandbox, cfg: EngineConfig) -> Arc<Self> {
         Arc::new(Self {
             segment_slots: Arc::new(Semaphore::new(cfg.segment_concurrency.max(1))),
+            slot_waiters: Default::default(),
             call_slots: Arc::new(Semaphore::new(cfg.call_concurrency.max(1))),
             store,
             sandbox,

@@ -5,6 +5,7 @@
 //! the ready queue, handed over by the completion that woke the run, or fresh.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 use tasker_sandbox::{DeliveredResult, Delivery, SegmentRequest};
@@ -146,17 +147,26 @@ impl Engine {
     /// Runs `run` (taken over by this host when `results` woke it, recorded as delivered in the
     /// run's new last segment) in its own task, as a claimed run.
     pub(super) fn spawn_handed_off(self: &Arc<Self>, run: TaskRun, results: Vec<DeliveredResult>) {
+        self.spawn_held(run, SegmentStart::HandedOff(results));
+    }
+
+    /// Runs a segment of `run`, which this host already holds, in the next free segment slot
+    /// (FIFO with the run loop's claims).
+    pub(super) fn spawn_held(self: &Arc<Self>, run: TaskRun, start: SegmentStart) {
         // A free slot: start at once (one task, not a task that waits and then spawns).
         if let Ok(permit) = self.segment_slots.clone().try_acquire_owned() {
-            return self.spawn_segment(run, SegmentStart::HandedOff(results), permit);
+            return self.spawn_segment(run, start, permit);
         }
         // Held (lease renewed) while waiting for a slot too: the run is already ours.
         super::hold(&self.held_runs, run.id, true);
+        self.slot_waiters.fetch_add(1, Ordering::Relaxed);
         let engine = self.clone();
         tokio::spawn(async move {
             let run_id = run.id;
-            match engine.segment_slots.clone().acquire_owned().await {
-                Ok(permit) => engine.spawn_segment(run, SegmentStart::HandedOff(results), permit),
+            let slot = engine.segment_slots.clone().acquire_owned().await;
+            engine.slot_waiters.fetch_sub(1, Ordering::Relaxed);
+            match slot {
+                Ok(permit) => engine.spawn_segment(run, start, permit),
                 Err(_) => super::hold(&engine.held_runs, run_id, false),
             }
         });

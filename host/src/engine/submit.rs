@@ -1,8 +1,10 @@
-//! Submitting runs and waiting for them: a submitted run starts on this host at once when a
-//! segment slot is free (created already claimed), otherwise it waits in the ready queue for
-//! any host; clients long-poll for a run's end. Must not run task code itself.
+//! Submitting runs and waiting for them: a submitted run starts on this host (created already
+//! claimed) when a segment slot is free or few runs wait for one here, otherwise it waits in
+//! the ready queue for any host; clients long-poll for a run's end. Must not run task code
+//! itself.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,6 +14,11 @@ use tasker_store::queue::NewRun;
 use tokio::sync::oneshot;
 
 use super::{Engine, EngineError, hold, segment};
+
+/// Runs this host takes on beyond its segment slots, per slot, before new submissions go to
+/// the ready queue (where another host may take them): a short local line is served in
+/// order and costs no claim; a long one would keep work from idle hosts.
+const LOCAL_BACKLOG_PER_SLOT: usize = 4;
 
 impl Engine {
     /// Submits a run of the registered task `task_name` (a child run inherits its
@@ -42,22 +49,26 @@ impl Engine {
         let mut new = NewRun::new(task_name, &function.code_hash, &input.to_string());
         new.parent_stack_run_id = parent_call;
         new.scope = scope.map(|s| s.as_str().to_owned());
-        // With a segment slot free, this host starts the run itself (created claimed: no trip
-        // through the ready queue); otherwise it waits there for whichever host is free first.
-        let slot = match self.draining() {
-            true => None,
-            false => self.segment_slots.clone().try_acquire_owned().ok(),
-        };
-        let Some(permit) = slot else {
+        // This host starts the run itself (created claimed: no trip through the ready queue)
+        // when a segment slot is free or only a short line waits for one here. The ready
+        // queue is for overflow, to be taken by whichever host is free first: its claims
+        // compete with the journal writer for the database (on SQLite a claim that finds the
+        // write lock taken backs off for milliseconds), so a run that went through it under
+        // load waited far longer than one started here (throughput p90 2 s against p50 0.2 s).
+        let backlog = self.slot_waiters.load(Ordering::Relaxed);
+        let start_here = !self.draining()
+            && (self.segment_slots.available_permits() > 0
+                || backlog < LOCAL_BACKLOG_PER_SLOT * self.cfg.segment_concurrency.max(1));
+        if !start_here {
             let run = self.store.create_run(&new).await?;
             tracing::debug!(run_id = run.id, task = task_name, "run submitted (queued)");
             self.wake_runs.notify_one();
             return Ok(run);
-        };
+        }
         let run = self.store.create_started_run(&new, self.lease()).await?;
         tracing::debug!(run_id = run.id, task = task_name, "run submitted (started)");
         self.remember_code(function.code_hash, function.code);
-        self.spawn_segment(run.clone(), segment::SegmentStart::Fresh, permit);
+        self.spawn_held(run.clone(), segment::SegmentStart::Fresh);
         Ok(run)
     }
 
