@@ -245,3 +245,17 @@ async fn notify_reaches_a_listener(store: Store, db: &TestDatabase) -> anyhow::R
     Ok(())
 }
 on_both_backends!(notify, notify_reaches_a_listener);
+
+/// PostgreSQL sessions never fall back to scanning a whole table where an index serves (a
+/// plan cached while the tables were small would otherwise scan them as they grow).
+async fn postgres_sessions_prefer_indexes(store: Store, _db: &TestDatabase) -> anyhow::Result<()> {
+    if store.backend() == tasker_store::Backend::Sqlite {
+        return Ok(());
+    }
+    for _ in 0..3 {
+        let setting: String = sqlx_scalar(&store, "SHOW enable_seqscan").await?;
+        assert_eq!(setting, "off");
+    }
+    Ok(())
+}
+on_both_backends!(session_settings, postgres_sessions_prefer_indexes);
