@@ -59,6 +59,7 @@ fn clock_of_early_resumed_segments_survives_a_restart(backend: Backend) -> Resul
         for (let i = 0; i < 10; i++) {
             const now = Date.now();
             times.push(now);
+            console.log("segment " + i + " at " + now);
             // Some milliseconds of work between a segment's start and its end (its commit).
             for (let k = 0; k < 20000; k++) { spin += k % 7; }
             await __callHostTool__("echo-service", "echo", { i, now, spin });
@@ -94,8 +95,25 @@ fn clock_of_early_resumed_segments_survives_a_restart(backend: Backend) -> Resul
         "the replay saw other times than the first host: {:#} vs {journaled:?}",
         run["result"]
     );
-    // Each early-resumed segment was recorded with its own time (no two equal by default,
-    // and in order): 10 echo segments, the sleep's and the first.
+    // Each segment's console line was stored once, with the segment: not lost to the kill,
+    // not repeated by the replay.
+    let logs = second
+        .get(&format!("{}/logs?task_id={id}", second.tasks_url()?))?
+        .expect_data(200)?;
+    let lines: Vec<&str> = logs["logs"]
+        .as_array()
+        .context("log lines")?
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    let expected: Vec<String> = journaled
+        .iter()
+        .enumerate()
+        .map(|(i, now)| format!("segment {i} at {now}"))
+        .collect();
+    ensure!(lines == expected, "{lines:#?} vs {expected:#?}");
+    // Each early-resumed segment was recorded with its own time: 10 echo segments, the
+    // sleep's and the first.
     ensure!(
         run["segments"].as_i64() >= Some(12),
         "every segment is in the journal: {tree:#}"

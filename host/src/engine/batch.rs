@@ -15,12 +15,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tasker_sandbox::{CallResult, DeliveredResult};
-use tasker_store::Store;
-use tasker_store::TaskRun;
 use tasker_store::queue::{
     CallOutcome, Completion, JournalWrite, JournalWritten, Lease, NewCall, Resumed, ResumedWritten,
     SegmentDid, SegmentEnd, SuspendWithCalls, Suspended,
 };
+use tasker_store::{NewLog, Store, TaskRun};
 use tokio::sync::{mpsc, oneshot};
 
 use super::EngineError;
@@ -131,6 +130,7 @@ struct ResumedJob {
     result: String,
     segment_at: i64,
     then: SegmentDidJob,
+    logs: Vec<NewLog>,
 }
 
 /// The owned form of [`SegmentDid`].
@@ -264,7 +264,7 @@ impl JournalWriter {
         run_id: i64,
         (call_id, result): (i64, String),
         segment_at: i64,
-        then: SegmentDidJob,
+        (then, logs): (SegmentDidJob, Vec<NewLog>),
     ) -> Result<ResumedWritten, EngineError> {
         let job = JournalJob {
             run_id,
@@ -273,6 +273,7 @@ impl JournalWriter {
                 result,
                 segment_at,
                 then,
+                logs,
             }),
         };
         match self.0.submit(job).await? {
@@ -338,6 +339,7 @@ fn journal_writes<'a>(
                     SegmentDidJob::Completed(result) => SegmentDid::Completed { result },
                     SegmentDidJob::Failed(error) => SegmentDid::Failed { error },
                 },
+                logs: &r.logs,
             }),
             JobKind::Suspend(end) => JournalWrite::Suspend(SuspendWithCalls {
                 run_id: job.run_id,

@@ -5,7 +5,8 @@
 //! wait for the completion's commit.
 //!
 //! Must not let a segment's effects out before they are durable: the segment's new calls are
-//! dispatched, its logs stored and its end announced only after the commit that records it.
+//! dispatched and its end announced only after the commit that records it (its console lines
+//! are part of that commit).
 //! When the run cannot be taken over (cancelled meanwhile, lease lost), the segment never
 //! happened: its context is dropped and the run goes on from its journal.
 
@@ -17,9 +18,9 @@ use tasker_store::StackRun;
 use tasker_store::queue::ResumedWritten;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::Engine;
 use super::batch::SegmentDidJob;
-use super::outcome::{failure_text, sole_wait};
-use super::{Causes, Engine};
+use super::outcome::{failure_text, log_lines, sole_wait};
 
 impl Engine {
     /// Resumes `call`'s run with `value` in its live context (holding the segment `slot`), then
@@ -69,27 +70,19 @@ impl Engine {
                 SegmentDidJob::Suspended { pending, claimed }
             }
         };
+        let logs = log_lines(run_id, &outcome);
         let written = batch
-            .resumed(run_id, (call.id, value.to_string()), now, then)
+            .resumed(run_id, (call.id, value.to_string()), now, (then, logs))
             .await;
         match written {
-            Ok(ResumedWritten::Applied { suspended }) => {
-                if let Err(e) = self.store_logs(run_id, &outcome).await {
-                    tracing::warn!(
-                        run_id,
-                        "storing the segment's log lines failed: {}",
-                        Causes(&e)
-                    );
+            Ok(ResumedWritten::Applied { suspended }) => match suspended {
+                Some(s) => self.dispatch_inserted(run_id, s, sole),
+                None => {
+                    tracing::debug!(run_id, "run ended");
+                    self.sandbox.forget(run_id);
+                    self.notify_ended(run_id);
                 }
-                match suspended {
-                    Some(s) => self.dispatch_inserted(run_id, s, sole),
-                    None => {
-                        tracing::debug!(run_id, "run ended");
-                        self.sandbox.forget(run_id);
-                        self.notify_ended(run_id);
-                    }
-                }
-            }
+            },
             Ok(ResumedWritten::Discarded { outcome }) => {
                 // The journal does not have this segment: its context must not be resumed.
                 self.sandbox.forget(run_id);

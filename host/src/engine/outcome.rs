@@ -113,29 +113,30 @@ impl Engine {
         }
     }
 
-    pub(super) async fn store_logs(
-        &self,
-        run_id: i64,
-        out: &SegmentOutcome,
-    ) -> Result<(), EngineError> {
+    async fn store_logs(&self, run_id: i64, out: &SegmentOutcome) -> Result<(), EngineError> {
         if out.logs.is_empty() {
             return Ok(());
         }
-        let lines: Vec<NewLog> = out
-            .logs
-            .iter()
-            .map(|l| {
-                tracing::debug!(target: "task", run_id, level = ?l.level, "{}", l.message);
-                NewLog {
-                    level: level_name(l.level).to_owned(),
-                    message: l.message.clone(),
-                    at_ms: l.time_ms,
-                }
-            })
-            .collect();
-        self.store.append_logs(run_id, &lines).await?;
+        self.store
+            .append_logs(run_id, &log_lines(run_id, out))
+            .await?;
         Ok(())
     }
+}
+
+/// A segment's console lines as stored (each also traced at debug level).
+pub(super) fn log_lines(run_id: i64, out: &SegmentOutcome) -> Vec<NewLog> {
+    out.logs
+        .iter()
+        .map(|l| {
+            tracing::debug!(target: "task", run_id, level = ?l.level, "{}", l.message);
+            NewLog {
+                level: level_name(l.level).to_owned(),
+                message: l.message.clone(),
+                at_ms: l.time_ms,
+            }
+        })
+        .collect()
 }
 
 fn level_name(level: LogLevel) -> &'static str {

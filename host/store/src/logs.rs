@@ -58,6 +58,19 @@ impl Store {
     pub async fn append_logs(&self, run_id: i64, lines: &[NewLog]) -> Result<i64> {
         const STEP: &str = "append logs";
         let mut tx = self.begin_write(STEP).await?;
+        let seq = self.append_logs_in(&mut tx, run_id, lines).await?;
+        tx.commit().await.step(STEP)?;
+        Ok(seq)
+    }
+
+    /// [`Store::append_logs`] inside the caller's transaction `tx`.
+    pub(crate) async fn append_logs_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        run_id: i64,
+        lines: &[NewLog],
+    ) -> Result<i64> {
+        const STEP: &str = "append logs";
         let mut seq: i64 = sqlx::query(self.sql(&LAST_SEQ))
             .bind(run_id)
             .fetch_one(&mut *tx)
@@ -77,7 +90,6 @@ impl Store {
                 .await
                 .step(STEP)?;
         }
-        tx.commit().await.step(STEP)?;
         Ok(seq)
     }
 

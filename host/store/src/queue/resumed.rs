@@ -1,7 +1,7 @@
 //! Results delivered before they were journaled: the host that holds a run's live context and
 //! ran the run's only outstanding call resumes the context with the result at once, and then
-//! journals the result, the segment it started and what that segment did (its new calls and
-//! suspension, or the run's end) in one transaction, instead of one commit for the result and
+//! journals the result, the segment it started and what that segment did (its console lines,
+//! its new calls and suspension, or the run's end) in one transaction, instead of one commit for the result and
 //! another for the segment's end. Still durable before any side effect: the segment's new calls
 //! run only after that commit, and a crash before it re-runs the call (at least once, with the
 //! same idempotency key) and replays the segment.
@@ -15,7 +15,7 @@ use super::Suspended;
 use super::journal_batch::JournalWritten;
 use super::runs::end_run_in;
 use super::{CallOutcome, Completed, Completion, Lease, NewCall, SegmentEnd, SuspendWithCalls};
-use crate::{Result, Store, TaskRunStatus};
+use crate::{NewLog, Result, Store, TaskRunStatus};
 
 /// A result already delivered to the run's live context, and what the segment it started did.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +26,8 @@ pub struct Resumed<'a> {
     /// The segment's start time, as its `Date.now()` saw it.
     pub segment_at: i64,
     pub then: SegmentDid<'a>,
+    /// The segment's console lines, stored with it (and only if it is recorded).
+    pub logs: &'a [NewLog],
 }
 
 /// How the resumed segment ended.
@@ -99,6 +101,9 @@ impl Store {
                 continue;
             };
             let run = (taken.run.id, owner);
+            if !r.logs.is_empty() {
+                self.append_logs_in(tx, taken.run.id, r.logs).await?;
+            }
             let written = match r.then {
                 SegmentDid::Suspended {
                     pending,

@@ -7,7 +7,7 @@ use tasker_store::queue::{
 };
 use tasker_store::testing::TestDatabase;
 use tasker_store::{
-    CallOutcome, SegmentEnd, StackRunStatus, Store, SuspendOutcome, TaskRun, TaskRunStatus,
+    CallOutcome, NewLog, SegmentEnd, StackRunStatus, Store, SuspendOutcome, TaskRun, TaskRunStatus,
     on_both_backends,
 };
 
@@ -46,11 +46,17 @@ async fn resume(
     segment_at: i64,
     then: SegmentDid<'_>,
 ) -> anyhow::Result<ResumedWritten> {
+    let logs = [NewLog {
+        level: "info".into(),
+        message: format!("segment at {segment_at}"),
+        at_ms: segment_at,
+    }];
     let write = JournalWrite::Resumed(Resumed {
         call_id,
         result: "{\"n\":1}",
         segment_at,
         then,
+        logs: &logs,
     });
     match store.write_journal("host-a", 30_000, &[write]).await?.pop() {
         Some(JournalWritten::Resumed(r)) => Ok(r),
@@ -93,6 +99,10 @@ async fn resumed_segment_is_recorded_with_its_calls(
     assert_eq!(journal[0].result.as_deref(), Some("{\"n\":1}"));
     assert_eq!(journal[0].delivered_segment, Some(times.len() as i64 - 1));
     assert_eq!(journal[1].delivered_segment, None);
+    // The segment's console line is stored with it.
+    let lines = store.read_logs(run.id, 0, 10).await?;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].message, format!("segment at {segment_at}"));
     Ok(())
 }
 
@@ -155,6 +165,10 @@ async fn resumed_segment_of_a_cancelled_run_is_discarded(
     );
     assert_eq!(journal[0].status, StackRunStatus::Completed);
     assert_eq!(journal[0].delivered_segment, None);
+    assert!(
+        store.read_logs(run.id, 0, 10).await?.is_empty(),
+        "a discarded segment's console lines are not stored"
+    );
 
     // A result whose call lease was lost is refused outright.
     let (_, lost) = waiting_on_one_call(&store).await?;
@@ -163,6 +177,7 @@ async fn resumed_segment_of_a_cancelled_run_is_discarded(
         result: "1",
         segment_at: 1,
         then: SegmentDid::Completed { result: "1" },
+        logs: &[],
     });
     let written = store.write_journal("host-b", 30_000, &[write]).await?;
     assert!(matches!(
