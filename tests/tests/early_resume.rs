@@ -18,16 +18,6 @@ fn host(db: &TestDatabase, extra: &[&str]) -> Result<TestHost> {
         .start()
 }
 
-fn submit(h: &TestHost, name: &str, input: Value) -> Result<i64> {
-    let reply = h.post_json(
-        &format!("{}/execute", h.tasks_url()?),
-        &json!({ "task_identifier": name, "input": input }),
-    )?;
-    reply.expect_data(202)?["taskRunId"]
-        .as_i64()
-        .context("run id")
-}
-
 /// Polls the run tree until `done` holds for it.
 fn wait_for(h: &TestHost, id: i64, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -69,7 +59,7 @@ fn clock_of_early_resumed_segments_survives_a_restart(backend: Backend) -> Resul
     }"#;
     let first = host(&db, &["--lease-secs", "2"])?;
     first.register_task("clock", code)?;
-    let id = submit(&first, "clock", json!({}))?;
+    let id = first.submit_task("clock", json!({}))?;
     wait_for(&first, id, "the long call", |tree| {
         calls(tree)
             .iter()
@@ -78,10 +68,7 @@ fn clock_of_early_resumed_segments_survives_a_restart(backend: Backend) -> Resul
     first.kill()?;
 
     let second = host(&db, &["--lease-secs", "2"])?;
-    let tree = wait_for(&second, id, "the run to end", |tree| {
-        ["completed", "failed"].contains(&tree["status"].as_str().unwrap_or(""))
-    })
-    .or_else(|_| second.run_tree(id))?;
+    let tree = second.wait_run_ended(id, Duration::from_secs(60))?;
     let run = &tree;
     ensure!(run["status"] == "completed", "{tree:#}");
     let journaled: Vec<Value> = calls(&tree)
@@ -135,7 +122,7 @@ fn cancel_during_the_sole_call_records_no_segment(backend: Backend) -> Result<()
             return "should not finish";
         }"#,
     )?;
-    let id = submit(&h, "slow-then-more", json!({}))?;
+    let id = h.submit_task("slow-then-more", json!({}))?;
     wait_for(&h, id, "the sleep to run", |tree| {
         calls(tree).iter().any(|c| c["status"] == "processing")
     })?;

@@ -13,7 +13,9 @@ use tasker_store::queue::{CallClaim, CallOutcome, RetryOutcome};
 use tasker_store::{StackRun, TaskRunStatus};
 
 use super::Causes;
+use super::batch::JournalWriter;
 use super::journal::error_text;
+use super::segment::SegmentStart;
 use super::{Engine, EngineError};
 
 /// How a dispatched call ends.
@@ -89,7 +91,7 @@ impl Engine {
         let owner = self.cfg.owner.as_str();
         let outcome = match settle {
             Settle::Complete(value) => match self.journal.get() {
-                Some(_) => {
+                Some(batch) => {
                     // Resuming here is worth a take-over only where the live context is.
                     let hand_off = self.cfg.live_cache
                         && !self.draining()
@@ -98,9 +100,9 @@ impl Engine {
                         && sole
                         && let Ok(slot) = self.segment_slots.clone().try_acquire_owned()
                     {
-                        return self.resume_early(call, value, slot).await;
+                        return self.resume_early(batch, call, value, slot).await;
                     }
-                    return self.journal_completion(&call, value, hand_off).await;
+                    return self.journal_completion(batch, &call, value, hand_off).await;
                 }
                 None => self
                     .store
@@ -157,19 +159,19 @@ impl Engine {
     /// result wakes it (see [`tasker_store::queue::Completion`]).
     pub(super) async fn journal_completion(
         self: &Arc<Self>,
+        batch: &JournalWriter,
         call: &StackRun,
         value: Value,
         hand_off: bool,
     ) {
-        let Some(batch) = self.journal.get() else {
-            return;
-        };
         let done = batch
             .complete(call.task_run_id, (call.id, call.seq), value, hand_off)
             .await;
         let outcome = match done {
             Ok(done) => match done.handed_off {
-                Some((run, results)) => return self.spawn_handed_off(*run, results),
+                Some((run, results)) => {
+                    return self.spawn_held(*run, SegmentStart::HandedOff(results));
+                }
                 None => Ok(done.outcome),
             },
             Err(e) => Err(e),

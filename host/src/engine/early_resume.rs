@@ -19,7 +19,7 @@ use tasker_store::queue::ResumedWritten;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Engine;
-use super::batch::SegmentDidJob;
+use super::batch::{JournalWriter, SegmentDidJob};
 use super::outcome::{failure_text, log_lines, sole_wait};
 
 impl Engine {
@@ -27,6 +27,7 @@ impl Engine {
     /// journals both. Falls back to an ordinary completion when the context is gone.
     pub(super) async fn resume_early(
         self: &Arc<Self>,
+        batch: &JournalWriter,
         call: StackRun,
         value: Value,
         slot: OwnedSemaphorePermit,
@@ -45,17 +46,14 @@ impl Engine {
             // Evicted meanwhile: nothing ran; journal the result and replay as usual.
             Ok(None) => {
                 drop(slot);
-                return self.journal_completion(&call, value, true).await;
+                return self.journal_completion(batch, &call, value, true).await;
             }
             Err(e) => {
                 tracing::error!(run_id, "resuming the live context failed: {e}");
                 self.sandbox.forget(run_id);
                 drop(slot);
-                return self.journal_completion(&call, value, false).await;
+                return self.journal_completion(batch, &call, value, false).await;
             }
-        };
-        let Some(batch) = self.journal.get() else {
-            return;
         };
         let mut sole = false;
         let then = match &outcome.outcome {

@@ -144,12 +144,6 @@ impl Engine {
         self.replay(&run, code, Replay::Journal).await
     }
 
-    /// Runs `run` (taken over by this host when `results` woke it, recorded as delivered in the
-    /// run's new last segment) in its own task, as a claimed run.
-    pub(super) fn spawn_handed_off(self: &Arc<Self>, run: TaskRun, results: Vec<DeliveredResult>) {
-        self.spawn_held(run, SegmentStart::HandedOff(results));
-    }
-
     /// Runs a segment of `run`, which this host already holds, in the next free segment slot
     /// (FIFO with the run loop's claims).
     pub(super) fn spawn_held(self: &Arc<Self>, run: TaskRun, start: SegmentStart) {

@@ -262,14 +262,8 @@ impl Store {
         end: SegmentEnd<'_>,
         result: &str,
     ) -> Result<EndOutcome> {
-        let affected = sqlx::query(self.sql(&END_RUN))
-            .bind(run_id)
-            .bind(end.owner)
-            .bind(TaskRunStatus::Completed.as_str())
-            .bind(Some(result))
-            .bind(None::<String>)
-            .bind(self.now())
-            .bind(end.segment_ms)
+        let completed = (TaskRunStatus::Completed, Some(result), None);
+        let affected = end_run_query(self, run_id, end, completed, self.now())
             .execute(&self.pool)
             .await
             .step("complete run")?
@@ -399,14 +393,8 @@ pub(super) async fn end_run_in(
     now: i64,
 ) -> Result<bool> {
     const STEP: &str = "end run";
-    let affected = sqlx::query(store.sql(&END_RUN))
-        .bind(run_id)
-        .bind(owner)
-        .bind(status.as_str())
-        .bind(result)
-        .bind(error)
-        .bind(now)
-        .bind(segment_ms)
+    let end = SegmentEnd { owner, segment_ms };
+    let affected = end_run_query(store, run_id, end, (status, result, error), now)
         .execute(&mut *tx)
         .await
         .step(STEP)?
@@ -421,6 +409,25 @@ pub(super) async fn end_run_in(
             .step(STEP)?;
     }
     Ok(affected > 0)
+}
+
+/// [`END_RUN`] with its parameters bound: `run_id` held by `end.owner` ends as
+/// `(status, result, error)`.
+fn end_run_query<'a>(
+    store: &Store,
+    run_id: i64,
+    end: SegmentEnd<'a>,
+    (status, result, error): (TaskRunStatus, Option<&'a str>, Option<&'a str>),
+    now: i64,
+) -> sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(store.sql(&END_RUN))
+        .bind(run_id)
+        .bind(end.owner)
+        .bind(status.as_str())
+        .bind(result)
+        .bind(error)
+        .bind(now)
+        .bind(end.segment_ms)
 }
 
 fn ended_if(affected: u64) -> EndOutcome {
